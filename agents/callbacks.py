@@ -1,0 +1,225 @@
+"""SB3 callbacks that record PPO's diagnostics, evaluate periodically and checkpoint.
+
+SB3 owns the training loop; these hook into it. ``OnPolicyAlgorithm.learn`` runs
+``collect_rollouts`` (``on_rollout_start`` … ``on_rollout_end``), ``dump_logs``, then ``train()``, which
+leaves its ``train/*`` values in ``logger.name_to_value`` until the next dump. So the values of update
+k are read at the start of rollout k+1 (or at training end for the last update), and the episode stats
+SB3 logs beside them are the ones it had at the end of rollout k.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from agents.evaluate import run_episodes, seeds_for
+from agents.policy import Normalizer
+from envs import GameSpec
+
+DIAGNOSTIC_COLUMNS = [
+    "timesteps", "iteration", "wall_time", "fps", "ep_rew_mean", "ep_len_mean", "entropy", "approx_kl",
+    "clip_fraction", "clip_range", "explained_variance", "policy_gradient_loss", "value_loss", "loss",
+    "learning_rate", "action_std",
+]
+"""one row per PPO update; ``entropy`` is positive (SB3 logs its negative as train/entropy_loss)"""
+
+SB3_KEYS = {
+    "approx_kl": "train/approx_kl", "clip_fraction": "train/clip_fraction", "clip_range": "train/clip_range",
+    "explained_variance": "train/explained_variance", "policy_gradient_loss": "train/policy_gradient_loss",
+    "value_loss": "train/value_loss", "loss": "train/loss", "learning_rate": "train/learning_rate",
+    "action_std": "train/std",
+}
+
+EVAL_COLUMNS = ["timesteps", "mean", "std", "min", "max", "episodes", "seeds", "returns", "lengths"]
+
+
+class AfterUpdateCallback(BaseCallback):
+    """Calls :meth:`_on_update_end` once after every PPO update (``train()`` call)."""
+
+    def _init_callback(self) -> None:
+        self._seen_updates = self.model._n_updates
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _check_update(self) -> None:
+        if self.model._n_updates != self._seen_updates:
+            self._seen_updates = self.model._n_updates
+            self._on_update_end()
+
+    def _on_rollout_start(self) -> None:
+        self._check_update()
+
+    def _on_training_end(self) -> None:
+        self._check_update()
+
+    def _on_update_end(self) -> None:
+        raise NotImplementedError
+
+
+def iteration_of(model) -> int:
+    """Index of the PPO update that produced the model's current weights (1-based).
+
+    Every rollout collects exactly ``n_steps * n_envs`` steps, so this holds with ``target_kl`` early
+    stopping too (which makes ``_n_updates`` no multiple of ``n_epochs``).
+    """
+    return model.num_timesteps // (model.n_steps * model.n_envs)
+
+
+class DiagnosticsCallback(AfterUpdateCallback):
+    """One row per PPO update, to CSV and TensorBoard, with exactly the values SB3's logger recorded.
+
+    :param csv_path: the diagnostics CSV (appended to, so a resumed run continues it)
+    :param tb_dir: TensorBoard folder, or None
+    :param wall_offset: training wall seconds before this segment (resume)
+    :param progress: print a progress line at most every this many seconds (None: silent)
+    """
+
+    def __init__(self, csv_path: Path, tb_dir: Path | None = None, wall_offset: float = 0.0,
+                 progress: float | None = None):
+        super().__init__()
+        self.csv_path = Path(csv_path)
+        self.tb_dir = tb_dir
+        self.wall_offset = wall_offset
+        self.progress = progress
+        self._episode_stats: tuple[float, float] = (math.nan, math.nan)
+        self._rollout_timesteps = 0
+        self._last_print = 0.0
+        self.rows: list[dict] = []
+
+    def _init_callback(self) -> None:
+        super()._init_callback()
+        self._segment_start = time.time()
+        new = not self.csv_path.exists() or self.csv_path.stat().st_size == 0
+        self._file = open(self.csv_path, "a", newline="")
+        self._csv = csv.DictWriter(self._file, fieldnames=DIAGNOSTIC_COLUMNS)
+        if new:
+            self._csv.writeheader()
+            self._file.flush()
+        self._tb = None
+        if self.tb_dir is not None:
+            from stable_baselines3.common.logger import TensorBoardOutputFormat
+
+            self._tb = TensorBoardOutputFormat(str(self.tb_dir))
+
+    def _on_rollout_end(self) -> None:
+        buf = self.model.ep_info_buffer
+        if buf and len(buf[0]) > 0:
+            # the same computation as OnPolicyAlgorithm.dump_logs
+            self._episode_stats = (float(np.mean([e["r"] for e in buf])), float(np.mean([e["l"] for e in buf])))
+        else:
+            self._episode_stats = (math.nan, math.nan)
+        self._rollout_timesteps = self.model.num_timesteps
+
+    def _on_update_end(self) -> None:
+        logged = self.model.logger.name_to_value
+        now = time.time()
+        seg_elapsed = max((time.time_ns() - self.model.start_time) / 1e9, sys.float_info.epsilon)
+        row = {
+            "timesteps": self._rollout_timesteps,
+            "iteration": iteration_of(self.model),
+            "wall_time": round(self.wall_offset + now - self._segment_start, 3),
+            "fps": int((self.model.num_timesteps - self.model._num_timesteps_at_start) / seg_elapsed),
+            "ep_rew_mean": self._episode_stats[0],
+            "ep_len_mean": self._episode_stats[1],
+            "entropy": -float(logged["train/entropy_loss"]),
+        }
+        for col, key in SB3_KEYS.items():
+            row[col] = float(logged[key]) if key in logged else math.nan
+        self.rows.append(row)
+        self._csv.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
+        self._file.flush()
+        if self._tb is not None:
+            values = {("rollout/" if k.startswith("ep_") else "time/" if k == "fps" else "train/") + k: v
+                      for k, v in row.items() if k not in ("timesteps", "iteration", "wall_time")
+                      and not (isinstance(v, float) and math.isnan(v))}
+            self._tb.write(values, {k: None for k in values}, step=row["timesteps"])
+        if self.progress is not None and (now - self._last_print >= self.progress):
+            self._last_print = now
+            print(f"[{row['timesteps']:>9} steps  {row['wall_time']:7.0f} s  {row['fps']:5d} fps] "
+                  f"ep_rew_mean {row['ep_rew_mean']:8.2f}  entropy {row['entropy']:.3f}  "
+                  f"approx_kl {row['approx_kl']:.4f}  clip_fraction {row['clip_fraction']:.3f}  "
+                  f"explained_var {row['explained_variance']:.3f}", flush=True)
+
+    def _on_training_end(self) -> None:
+        super()._on_training_end()
+        self._file.close()
+        if self._tb is not None:
+            self._tb.close()
+
+
+class PeriodicEvalCallback(AfterUpdateCallback):
+    """Evaluate on separate envs every ``every`` timesteps, on fixed recorded seeds, into a CSV.
+
+    :param normalizer: returns the current frozen observation normalisation (None when not normalised)
+    """
+
+    def __init__(self, spec: GameSpec, csv_path: Path, every: int, total: int,
+                 normalizer: Callable[[], Normalizer | None], next_at: int | None = None):
+        super().__init__()
+        self.spec = spec
+        self.csv_path = Path(csv_path)
+        self.every = max(1, every)
+        self.total = total
+        self.normalizer = normalizer
+        self.next_at = next_at if next_at is not None else self.every
+        self.seeds = seeds_for(spec.eval.during_training_seed_base, spec.eval.during_training_episodes)
+        self.last_eval_at = -1
+
+    def _init_callback(self) -> None:
+        super()._init_callback()
+        if not self.csv_path.exists() or self.csv_path.stat().st_size == 0:
+            with open(self.csv_path, "w", newline="") as f:
+                csv.DictWriter(f, fieldnames=EVAL_COLUMNS).writeheader()
+
+    def _on_update_end(self) -> None:
+        t = self.model.num_timesteps
+        if t >= self.next_at or t >= self.total:
+            self.evaluate()
+            while self.next_at <= t:
+                self.next_at += self.every
+
+    def evaluate(self) -> dict:
+        t = self.model.num_timesteps
+        norm = self.normalizer()
+        policy = self.model.policy
+        deterministic = self.spec.eval.deterministic
+
+        def act(obs):
+            actions, _ = policy.predict(norm(obs) if norm else obs, deterministic=deterministic)
+            return actions
+
+        episodes = run_episodes(self.spec, act, self.seeds)
+        returns = [e.ret for e in episodes]
+        row = {"timesteps": t, "mean": float(np.mean(returns)), "std": float(np.std(returns)),
+               "min": float(np.min(returns)), "max": float(np.max(returns)), "episodes": len(returns),
+               "seeds": f"{self.seeds[0]}-{self.seeds[-1]}",
+               "returns": " ".join(repr(r) for r in returns), "lengths": " ".join(str(e.length) for e in episodes)}
+        with open(self.csv_path, "a", newline="") as f:
+            csv.DictWriter(f, fieldnames=EVAL_COLUMNS).writerow(row)
+        self.last_eval_at = t
+        return row
+
+
+class CheckpointCallback(AfterUpdateCallback):
+    """Call ``save`` every ``every`` updates; the run writes the checkpoint atomically."""
+
+    def __init__(self, save: Callable[[], None], every: int):
+        super().__init__()
+        self.save = save
+        self.every = max(1, every)
+
+    def _on_update_end(self) -> None:
+        if iteration_of(self.model) % self.every == 0:
+            self.save()
+
+    def _on_training_end(self) -> None:
+        # the final state is saved by the run itself
+        self._seen_updates = self.model._n_updates

@@ -1,0 +1,15 @@
+"""Errors from training, evaluation and bundles; all are PlaygroundErrors the CLI prints as messages."""
+
+from envs.errors import PlaygroundError
+
+
+class ConfigError(PlaygroundError):
+    """A hyperparameter file or --set override that cannot be used."""
+
+
+class ResumeError(PlaygroundError):
+    """--resume was asked for but there is nothing (usable) to resume."""
+
+
+class BundleError(PlaygroundError):
+    """A bundle that is missing, corrupt, tampered with, or fails verification."""

@@ -1,0 +1,1 @@
+"""PPO Playground: the command line and the Streamlit app."""
