@@ -129,17 +129,18 @@ class DiagnosticsCallback(AfterUpdateCallback):
             "fps": int((self.model.num_timesteps - self.model._num_timesteps_at_start) / seg_elapsed),
             "ep_rew_mean": self._episode_stats[0],
             "ep_len_mean": self._episode_stats[1],
-            "entropy": -float(logged["train/entropy_loss"]),
+            "entropy": -logged["train/entropy_loss"],
         }
+        # values keep the type SB3 logged (np.float32 for some), so the CSV text is what SB3 writes
         for col, key in SB3_KEYS.items():
-            row[col] = float(logged[key]) if key in logged else math.nan
+            row[col] = logged[key] if key in logged else math.nan
         self.rows.append(row)
-        self._csv.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
+        self._csv.writerow({k: ("" if _isnan(v) else v) for k, v in row.items()})
         self._file.flush()
         if self._tb is not None:
             values = {("rollout/" if k.startswith("ep_") else "time/" if k == "fps" else "train/") + k: v
                       for k, v in row.items() if k not in ("timesteps", "iteration", "wall_time")
-                      and not (isinstance(v, float) and math.isnan(v))}
+                      and not _isnan(v)}
             self._tb.write(values, {k: None for k in values}, step=row["timesteps"])
         if self.progress is not None and (now - self._last_print >= self.progress):
             self._last_print = now
@@ -153,6 +154,10 @@ class DiagnosticsCallback(AfterUpdateCallback):
         self._file.close()
         if self._tb is not None:
             self._tb.close()
+
+
+def _isnan(v) -> bool:
+    return isinstance(v, (float, np.floating)) and math.isnan(v)
 
 
 class PeriodicEvalCallback(AfterUpdateCallback):

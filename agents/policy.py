@@ -181,7 +181,7 @@ class LoadedPolicy:
 def load_policy(bundle_dir: Path) -> LoadedPolicy:
     """Rebuild the policy from ``policy.json`` + ``policy.safetensors``; never unpickles."""
     import torch as th
-    from safetensors import SafetensorsError
+    from safetensors import SafetensorError
     from safetensors.torch import load_model
     from stable_baselines3.common import policies, torch_layers
 
@@ -221,7 +221,7 @@ def load_policy(bundle_dir: Path) -> LoadedPolicy:
         raise BundleError(f"{bundle_dir} has no policy.safetensors")
     try:
         missing, unexpected = load_model(policy, str(weights), strict=False)
-    except (SafetensorsError, OSError, RuntimeError, ValueError) as exc:
+    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
         raise BundleError(f"{weights} cannot be read as the policy's weights: {exc}") from None
     if missing or unexpected:
         raise BundleError(f"{weights} does not match policy.json (missing {sorted(missing)[:5]}, "

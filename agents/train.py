@@ -27,11 +27,12 @@ import yaml
 
 from agents.callbacks import (CheckpointCallback, DiagnosticsCallback, PeriodicEvalCallback, iteration_of)
 from agents.config import load_config, ppo_kwargs, validate_config
-from agents.errors import ResumeError
+from agents.errors import ConfigError, ResumeError
 from agents.policy import Normalizer
 from envs import GameSpec, get_spec, make_env
 
 RUNS_DIR = Path("runs")
+SB3_LOG_FORMATS = {"csv", "tensorboard", "stdout", "log", "json"}
 
 
 def default_run_dir(spec: GameSpec, seed: int) -> Path:
@@ -91,13 +92,20 @@ def make_training_env(spec: GameSpec, hp: dict[str, Any]):
 def train(game: str, seed: int, timesteps: int | None = None, config_file: str | None = None,
           overrides: list[str] = (), out: str | Path | None = None, resume: bool = False,
           checkpoint_every: int = 10, threads: int | None = None, progress: float | None = 10.0,
-          command: str | None = None) -> Path:
-    """Train (or resume) one run; returns its folder. See the module docstring for what it writes."""
+          command: str | None = None, sb3_log: list[str] = ()) -> Path:
+    """Train (or resume) one run; returns its folder. See the module docstring for what it writes.
+
+    :param sb3_log: also keep SB3's own logger output in ``<run>/sb3/`` (formats "csv", "tensorboard",
+        "stdout", "log", "json"), e.g. to compare it with diagnostics.csv
+    """
     import torch
     from stable_baselines3 import PPO
-    from stable_baselines3.common.logger import Logger
+    from stable_baselines3.common.logger import Logger, configure
 
     spec = get_spec(game)
+    bad = set(sb3_log) - SB3_LOG_FORMATS
+    if bad:
+        raise ConfigError(f"unknown --sb3-log format(s) {', '.join(sorted(bad))}; use {', '.join(sorted(SB3_LOG_FORMATS))}")
     run_dir = Path(out) if out else default_run_dir(spec, seed)
     run_json = run_dir / "run.json"
 
@@ -143,7 +151,9 @@ def train(game: str, seed: int, timesteps: int | None = None, config_file: str |
         eval_next = state["eval_next_at"]
         _truncate_csv(run_dir / "diagnostics.csv", state["timesteps"])
         _truncate_csv(run_dir / "eval.csv", state["timesteps"])
-    model.set_logger(Logger(folder=None, output_formats=[]))
+    # SB3's logger still records every value (the diagnostics callback reads them); it writes files only
+    # when asked to, since diagnostics.csv and tb/ hold the same numbers
+    model.set_logger(configure(str(run_dir / "sb3"), list(sb3_log)) if sb3_log else Logger(folder=None, output_formats=[]))
 
     run["commands"].append(command or f"playground train {spec.slug} --seed {seed}" + (" --resume" if resume else ""))
     segment = {"start": now_iso(), "from_timesteps": model.num_timesteps}

@@ -28,7 +28,8 @@ def cmd_train(args) -> int:
 
     run_dir = train(args.game, seed=args.seed, timesteps=args.timesteps, config_file=args.config,
                     overrides=args.set, out=args.out, resume=args.resume, checkpoint_every=args.checkpoint_every,
-                    threads=args.threads, progress=None if args.quiet else 10.0, command=args.command_line)
+                    threads=args.threads, progress=None if args.quiet else 10.0, command=args.command_line,
+                    sb3_log=[f for f in args.sb3_log.split(",") if f] if args.sb3_log else [])
     print(f"run complete: {run_dir}")
     return 0
 
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint-every", type=int, default=10, metavar="UPDATES", help="checkpoint every N PPO updates")
     s.add_argument("--threads", type=int, help="torch threads (default 1 for MLP, 2 for CNN)")
     s.add_argument("--quiet", action="store_true", help="no progress lines")
+    s.add_argument("--sb3-log", metavar="FORMATS", help="also keep SB3's own logs in <run>/sb3/, e.g. csv,tensorboard")
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("bundle", help="build models/<game> from finished training runs")
