@@ -330,7 +330,7 @@ def _pick_seed(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
 
 
 def build_bundle(game: str, run_dirs: list[Path], out: str | Path | None = None, command: str | None = None,
-                 replays: int = 5) -> Path:
+                 replays: int = 5, episodes: int | None = None) -> Path:
     """Assemble ``models/<game>`` from finished runs: ship the best seed, evaluate it, record replays."""
     from stable_baselines3 import PPO
 
@@ -374,7 +374,7 @@ def build_bundle(game: str, run_dirs: list[Path], out: str | Path | None = None,
 
     # final evaluation of the shipped policy, loaded back the way the app loads it
     policy = load_policy(tmp)
-    result = evaluate_policy_on_spec(spec, policy, record=True)
+    result = evaluate_policy_on_spec(spec, policy, episodes, record=True)
     eps: list[Episode] = result.pop("_episodes")
     result["policy_sha256"] = sha256_file(tmp / "policy.safetensors")
     result["command"] = f"playground evaluate {out_dir}"

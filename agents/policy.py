@@ -221,7 +221,9 @@ def load_policy(bundle_dir: Path) -> LoadedPolicy:
         raise BundleError(f"{bundle_dir} has no policy.safetensors")
     try:
         missing, unexpected = load_model(policy, str(weights), strict=False)
-    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
+    except RuntimeError as exc:  # torch: tensor shapes differ from the policy policy.json describes
+        raise BundleError(f"{weights} does not match policy.json: {str(exc)[:300]}") from None
+    except (SafetensorError, OSError, ValueError) as exc:
         raise BundleError(f"{weights} cannot be read as the policy's weights: {exc}") from None
     if missing or unexpected:
         raise BundleError(f"{weights} does not match policy.json (missing {sorted(missing)[:5]}, "

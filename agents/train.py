@@ -125,6 +125,7 @@ def train(game: str, seed: int, timesteps: int | None = None, config_file: str |
             hp["n_timesteps"] = int(timesteps)
         if run_json.exists():
             raise ResumeError(f"{run_dir} already holds a run; continue it with --resume, or pick another --out")
+        make_env(spec, "train").close()  # an unavailable game fails here, before anything is written
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yml").write_text(yaml.safe_dump(hp, sort_keys=False))
         run = {"game": spec.slug, "env_id": spec.env_id, "env_kwargs": spec.env_kwargs, "seed": seed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from typing import Literal
 
@@ -62,9 +63,11 @@ def _gym_make(spec: GameSpec, render_mode: str | None) -> gym.Env:
         raise GameUnavailableError(f"{spec.name} ({spec.env_id}) needs a package that is missing: {exc}") from exc
     except Exception as exc:
         if spec.is_atari:
+            roms = os.environ.get("ALE_ROMS_DIR")
+            hint = (f"ALE_ROMS_DIR is set to {roms}: unset it or put the ROM there" if roms else
+                    "ale-py ships the ROMs, so reinstall it: pip install --force-reinstall ale-py")
             raise GameUnavailableError(
-                f"{spec.name} ({spec.env_id}) could not start; is its ROM installed? ale-py ships the ROMs, "
-                f"so reinstall it (`pip install --force-reinstall ale-py`). ALE said: {exc}"
+                f"{spec.name} ({spec.env_id}) could not start, its ROM is missing or unreadable ({exc}); {hint}"
             ) from exc
         raise
 

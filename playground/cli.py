@@ -38,7 +38,7 @@ def cmd_bundle(args) -> int:
     from agents.bundle import build_bundle
 
     out = build_bundle(args.game, [Path(r) for r in args.runs], out=args.out, command=args.command_line,
-                       replays=args.replays)
+                       replays=args.replays, episodes=args.episodes)
     print(f"bundle written: {out}")
     return 0
 
@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("runs", nargs="+", help="run folders, one per training seed")
     s.add_argument("--out", help="bundle folder (default models/<game>)")
     s.add_argument("--replays", type=int, default=5, help="replays to record (best, worst, median, ...)")
+    s.add_argument("--episodes", type=int, help="final evaluation episodes (default: the game's protocol, 100)")
     s.set_defaults(func=cmd_bundle)
 
     s = sub.add_parser("evaluate", help="re-evaluate a bundle on its recorded seeds")
