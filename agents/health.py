@@ -113,7 +113,7 @@ def assess(rows: list[dict], continuous: bool = False) -> dict:
 
     alarms = [f for f in findings if f.status == "alarm"]
     warns = [f for f in findings if f.status == "warn"]
-    verdict = "unhealthy" if alarms else "watch" if warns else "healthy"
+    verdict = "no data" if n == 0 else "unhealthy" if alarms else "watch" if warns else "healthy"
     return {
         "verdict": verdict,
         "summary": (f"{len(alarms)} alarm(s), {len(warns)} warning(s) over {n} PPO updates" if n else "no updates"),

@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="run folder (default runs/<game>/seed<S>)")
     s.add_argument("--resume", action="store_true", help="continue a killed run from its last checkpoint")
     s.add_argument("--checkpoint-every", type=int, default=10, metavar="UPDATES", help="checkpoint every N PPO updates")
-    s.add_argument("--threads", type=int, help="torch threads (default 1 for MLP, 2 for CNN)")
+    s.add_argument("--threads", type=int, help="torch threads (default 1; 2 helps CNNs on an otherwise idle machine)")
     s.add_argument("--quiet", action="store_true", help="no progress lines")
     s.add_argument("--sb3-log", metavar="FORMATS", help="also keep SB3's own logs in <run>/sb3/, e.g. csv,tensorboard")
     s.set_defaults(func=cmd_train)

@@ -1,0 +1,36 @@
+# The README's two commands. Both set up .venv on a fresh machine first.
+#   make play   start the playground on the bundled agents (PORT, else STREAMLIT_SERVER_PORT, else 8501)
+#   make test   run the tests
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= $(or $(STREAMLIT_SERVER_PORT),8501)
+
+.PHONY: play test setup clean
+
+# torch first, pinned: `pip install torch==2.13.0` takes the CPU wheel; letting the resolver pick torch
+# for stable-baselines3 would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), "PPO Playground needs Python 3.11, this is " + sys.version' 
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+setup: $(VENV)/.installed
+
+play: $(VENV)/.installed
+	$(VENV)/bin/streamlit run playground/app.py --server.port $(PORT) --server.headless true \
+		--browser.gatherUsageStats false
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,96 @@
+"""The command line as a user meets it: help, bad input with clear messages, the shipped bundles."""
+
+import json
+import shutil
+
+import pytest
+
+from envs import GAMES
+from tests.conftest import ROOT, run_cli
+
+SHIPPED = ["cartpole", "lunarlander"]
+
+
+def _clean_error(proc, code=2):
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    return proc.stderr
+
+
+def test_help_lists_subcommands():
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for cmd in ("train", "bundle", "evaluate", "verify", "games", "table"):
+        assert cmd in out.stdout
+
+
+def test_games_lists_the_catalog():
+    out = run_cli("games")
+    assert out.returncode == 0 and all(slug in out.stdout for slug in GAMES)
+
+
+@pytest.mark.parametrize("args", [["train", "pacman", "--seed", "1"], ["evaluate", "pacman"], ["verify", "pacman"]])
+def test_unknown_game_lists_known_ones(args):
+    err = _clean_error(run_cli(*args))
+    assert "unknown game 'pacman'" in err and all(slug in err for slug in GAMES)
+
+
+def test_unknown_config_key_is_named(tmp_path):
+    err = _clean_error(run_cli("train", "cartpole", "--seed", 1, "--set", "n_stepz=8", "--out", tmp_path / "r"))
+    assert "unknown config key 'n_stepz'" in err and "Did you mean 'n_steps'" in err
+    assert not (tmp_path / "r").exists(), "a refused run writes nothing"
+    bad_file = tmp_path / "bad.yml"
+    bad_file.write_text("n_envs: 4\nn_timesteps: 100\nlearnin_rate: 0.1\n")
+    err = _clean_error(run_cli("train", "cartpole", "--seed", 1, "--config", bad_file, "--out", tmp_path / "r"))
+    assert "unknown config key 'learnin_rate'" in err and str(bad_file) in err
+    err = _clean_error(run_cli("train", "cartpole", "--seed", 1, "--set", "learning_rate=fast", "--out", tmp_path / "r"))
+    assert "'learning_rate' must be a number or lin_<number>" in err
+
+
+def test_missing_rom_is_explained(tmp_path):
+    empty = tmp_path / "roms"
+    empty.mkdir()
+    err = _clean_error(run_cli("train", "pong", "--seed", 1, "--out", tmp_path / "r", env={"ALE_ROMS_DIR": str(empty)}))
+    assert "ROM is missing" in err and "pong.bin" in err and "ALE_ROMS_DIR" in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("slug", SHIPPED)
+def test_shipped_bundle_verifies(slug):
+    out = run_cli("verify", f"models/{slug}")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "verify passed" in out.stdout and "[FAIL]" not in out.stdout
+    assert out.stdout.count("re-simulates") >= 5
+
+
+def test_shipped_bundles_meet_their_bars():
+    """The numbers the README quotes: CartPole mean 500; LunarLander mean − std ≥ 200, on 100 episodes."""
+    for slug in SHIPPED:
+        ev = json.loads((ROOT / "models" / slug / "evidence" / "eval.json").read_text())
+        assert ev["summary"]["episodes"] == 100 and len(set(ev["seeds"])) == 100
+        assert GAMES[slug].bar.met_by(ev["summary"]["mean"], ev["summary"]["std"])
+        assert len(json.loads((ROOT / "models" / slug / "evidence" / "manifest.json").read_text())["seeds"]) >= 3
+
+
+def test_corrupt_bundle(tmp_path):
+    b = tmp_path / "cartpole"
+    shutil.copytree(ROOT / "models" / "cartpole", b)
+    (b / "policy.safetensors").write_bytes(b"\x00" * 10)
+    out = run_cli("verify", b)
+    assert out.returncode == 1
+    assert "[FAIL] sha256 policy.safetensors" in out.stdout and "verify FAILED" in out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    err = _clean_error(run_cli("evaluate", b))
+    assert "failed its checksums" in err
+    (b / "evidence" / "manifest.json").write_text("{not json")
+    err = _clean_error(run_cli("verify", b))
+    assert "manifest" in err and "not valid JSON" in err
+    err = _clean_error(run_cli("verify", tmp_path / "nowhere"))
+    assert "nowhere" in err
+
+
+def test_readme_table_is_generated_from_the_bundles():
+    out = run_cli("table")
+    assert out.returncode == 0
+    readme = (ROOT / "README.md").read_text()
+    assert out.stdout.strip() in readme, "README's gallery table is stale: paste `playground table` into it"
