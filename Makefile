@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= $(or $(STREAMLIT_SERVER_PORT),8501)
 
-.PHONY: play test setup clean
+.PHONY: play test setup clean chromium
 
 # torch first, pinned: `pip install torch==2.13.0` takes the CPU wheel; letting the resolver pick torch
 # for stable-baselines3 would pull a multi-GB CUDA build.
@@ -29,7 +29,14 @@ play: $(VENV)/.installed
 	$(VENV)/bin/streamlit run playground/app.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 
-test: $(VENV)/.installed-dev
+# The browser tests drive Debian's chromium; install it where we can (root with apt-get). Elsewhere they
+# skip with the reason, except under CI=true, where a missing browser fails the run.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+		|| echo "could not install chromium; browser tests will skip"; fi
+
+test: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest
 
 clean:

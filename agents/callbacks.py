@@ -214,16 +214,27 @@ class PeriodicEvalCallback(AfterUpdateCallback):
 
 
 class CheckpointCallback(AfterUpdateCallback):
-    """Call ``save`` every ``every`` updates; the run writes the checkpoint atomically."""
+    """Call ``save`` after an update once ``seconds`` have passed since the last save (or every ``every``
+    updates, when given); the run writes the checkpoint atomically.
 
-    def __init__(self, save: Callable[[], None], every: int):
+    Time-based by default: a checkpoint costs ~0.1 s (SB3 zip with optimizer state), which every 10
+    updates would slow a CartPole run by ~20 %.
+    """
+
+    def __init__(self, save: Callable[[], None], seconds: float = 60.0, every: int | None = None):
         super().__init__()
         self.save = save
-        self.every = max(1, every)
+        self.seconds = seconds
+        self.every = every
+        self._last = time.monotonic()
 
     def _on_update_end(self) -> None:
-        if iteration_of(self.model) % self.every == 0:
+        due = time.monotonic() - self._last >= self.seconds
+        if self.every:
+            due = due or iteration_of(self.model) % self.every == 0
+        if due:
             self.save()
+            self._last = time.monotonic()
 
     def _on_training_end(self) -> None:
         # the final state is saved by the run itself

@@ -91,7 +91,7 @@ def make_training_env(spec: GameSpec, hp: dict[str, Any]):
 
 def train(game: str, seed: int, timesteps: int | None = None, config_file: str | None = None,
           overrides: list[str] = (), out: str | Path | None = None, resume: bool = False,
-          checkpoint_every: int = 10, threads: int | None = None, progress: float | None = 10.0,
+          checkpoint_every: int | None = None, checkpoint_seconds: float = 60.0, threads: int | None = None, progress: float | None = 10.0,
           command: str | None = None, sb3_log: list[str] = ()) -> Path:
     """Train (or resume) one run; returns its folder. See the module docstring for what it writes.
 
@@ -190,7 +190,7 @@ def train(game: str, seed: int, timesteps: int | None = None, config_file: str |
             if old != final:
                 shutil.rmtree(old, ignore_errors=True)
 
-    callbacks = [diag, periodic, CheckpointCallback(save_checkpoint, checkpoint_every)]
+    callbacks = [diag, periodic, CheckpointCallback(save_checkpoint, checkpoint_seconds, checkpoint_every)]
     t0 = time.time()
     remaining = total - model.num_timesteps
     if remaining > 0:

@@ -33,7 +33,7 @@ def one_run(slug: str, timesteps: int, ours: bool, seed: int = 0) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         if ours:
             diag = DiagnosticsCallback(Path(tmp) / "diagnostics.csv", Path(tmp) / "tb")
-            ckpt = CheckpointCallback(lambda: model.save(Path(tmp) / "ckpt.zip"), every=10)
+            ckpt = CheckpointCallback(lambda: model.save(Path(tmp) / "ckpt.zip"))  # the default: every 60 s
             callbacks = [diag, ckpt]
         start = time.perf_counter()
         model.learn(total_timesteps=timesteps, callback=callbacks or None)

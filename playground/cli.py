@@ -28,6 +28,7 @@ def cmd_train(args) -> int:
 
     run_dir = train(args.game, seed=args.seed, timesteps=args.timesteps, config_file=args.config,
                     overrides=args.set, out=args.out, resume=args.resume, checkpoint_every=args.checkpoint_every,
+                    checkpoint_seconds=args.checkpoint_seconds,
                     threads=args.threads, progress=None if args.quiet else 10.0, command=args.command_line,
                     sb3_log=[f for f in args.sb3_log.split(",") if f] if args.sb3_log else [])
     print(f"run complete: {run_dir}")
@@ -117,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one hyperparameter")
     s.add_argument("--out", help="run folder (default runs/<game>/seed<S>)")
     s.add_argument("--resume", action="store_true", help="continue a killed run from its last checkpoint")
-    s.add_argument("--checkpoint-every", type=int, default=10, metavar="UPDATES", help="checkpoint every N PPO updates")
+    s.add_argument("--checkpoint-seconds", type=float, default=60.0, metavar="S",
+                   help="checkpoint after the first PPO update S seconds after the last checkpoint (default 60)")
+    s.add_argument("--checkpoint-every", type=int, metavar="UPDATES", help="also checkpoint every N PPO updates")
     s.add_argument("--threads", type=int, help="torch threads (default 1; 2 helps CNNs on an otherwise idle machine)")
     s.add_argument("--quiet", action="store_true", help="no progress lines")
     s.add_argument("--sb3-log", metavar="FORMATS", help="also keep SB3's own logs in <run>/sb3/, e.g. csv,tensorboard")

@@ -1,43 +1,134 @@
-"""The first page renders every catalog game, the bundled agents' evidence, and survives a broken bundle."""
+"""Every page through Streamlit's AppTest, including the bad inputs: unknown game or page, broken bundle."""
 
 import shutil
-from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from agents.bundle import models_dir
+from agents.bundle import Bundle, models_dir
 from envs import GAMES
 
-APP = str(Path(__file__).with_name("app.py"))
+MAIN = "main.py"
+BUNDLED = sorted(p.name for p in models_dir().iterdir() if (p / "evidence" / "manifest.json").exists())
 
 
-def _text(at) -> str:
-    return " ".join(m.value for m in at.markdown) + " ".join(h.value for h in at.subheader)
+@pytest.fixture(autouse=True)
+def _no_warmup(monkeypatch, tmp_path):
+    monkeypatch.setenv("PLAYGROUND_CACHE", str(tmp_path / "cache"))
 
 
-def test_lists_every_game_and_bundled_scores():
-    at = AppTest.from_file(APP, default_timeout=60).run()
+def run(page=None, game=None, **extra):
+    at = AppTest.from_file(MAIN, default_timeout=180)
+    if page:
+        at.query_params["page"] = page
+    if game:
+        at.query_params["game"] = game
+    for k, v in extra.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def text(at) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "subheader", "title", "header", "warning", "error", "info")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_gallery_shows_every_game_and_the_bundled_scores():
+    at = run()
     assert not at.exception
-    text = _text(at)
+    t = text(at)
     for spec in GAMES.values():
-        assert spec.env_id in text
-    from agents.bundle import Bundle
+        assert spec.name in t and spec.env_id in t
+    for slug in BUNDLED:
+        s = Bundle.open(models_dir() / slug).eval_summary()
+        assert f"{s['mean']:.2f} ± {s['std']:.2f}" in t
+    assert t.count("No agent bundled yet") == len(GAMES) - len(BUNDLED)
 
-    for path in sorted(models_dir().iterdir()):
-        if (path / "evidence" / "manifest.json").exists():
-            s = Bundle.open(path).eval_summary()
-            assert f"{s['mean']:.2f} ± {s['std']:.2f}" in text
+
+@pytest.mark.parametrize("slug", BUNDLED)
+def test_watch_recorded_replay_and_scrub(slug):
+    at = run("watch", slug)
+    assert not at.exception and at.title[0].value == "Watch"
+    assert at.selectbox(key="watch-game").value == slug
+    b = Bundle.open(models_dir() / slug)
+    assert at.selectbox(key="watch-replay").options  # the bundle's replays
+    first = at.selectbox(key="watch-replay").value
+    rep = b.replay("best" if "best" in first else first.split(" ")[0])
+    slider = at.slider(key="watch-step")
+    assert slider.max == rep["length"] - 1
+    at = slider.set_value(min(5, slider.max)).run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert {"Action", "Reward", "Return so far", "Value estimate V(s)"} <= set(metrics)
+
+
+def test_watch_fresh_episode_of_a_game_without_agent():
+    slug = next(s for s in GAMES if s not in BUNDLED and not GAMES[s].is_atari)
+    at = run("watch", slug)
+    assert not at.exception
+    assert at.radio(key="watch-source").options == ["Fresh episode"]
+    assert "random policy" in text(at)
+    at = at.number_input(key="watch-seed").set_value(3).run()
+    assert not at.exception and "seed 3" in text(at)
+
+
+@pytest.mark.parametrize("slug", BUNDLED)
+def test_evidence_page(slug):
+    at = run("evidence", slug)
+    assert not at.exception and at.title[0].value == "Evidence"
+    b = Bundle.open(models_dir() / slug)
+    t = text(at)
+    assert b.manifest["commands"]["bundle"] in "\n".join(c.value for c in at.code)
+    for seed in b.training_seeds():
+        assert any(f"seed {seed}" in m.label for m in at.metric)
+    assert f"Ships seed {b.shipped_seed()}" in t
+    at = at.button(key="verify").click().run()
+    assert not at.exception
+    assert any("checks passed" in s.value for s in at.success), [e.value for e in at.error]
+
+
+def test_play_page_shows_the_key_map():
+    at = run("play", "lunarlander")
+    assert not at.exception and at.title[0].value == "Play"
+    assert at.table
+
+
+def test_unknown_game_shows_a_message_and_the_gallery():
+    for page in ("watch", "evidence", "play", None):
+        at = run(page, "pacman")
+        assert not at.exception
+        assert any("unknown game 'pacman'" in w.value for w in at.warning), page
+        assert at.title[0].value == "PPO Playground", page
+
+
+def test_unknown_page_is_explained():
+    at = run("scores", "cartpole")
+    assert not at.exception and any("unknown page 'scores'" in w.value for w in at.warning)
 
 
 def test_a_tampered_bundle_shows_an_error_and_the_rest_still_works(tmp_path, monkeypatch):
     models = tmp_path / "models"
     shutil.copytree(models_dir(), models)
-    bundled = sorted(p.name for p in models.iterdir() if (p / "evidence" / "manifest.json").exists())
-    assert len(bundled) >= 2, "needs two bundled agents: one to break, one to keep"
-    (models / bundled[0] / "policy.safetensors").write_bytes(b"tampered")
+    broken, intact = BUNDLED[0], BUNDLED[1]
+    (models / broken / "policy.safetensors").write_bytes(b"tampered")
     monkeypatch.setenv("PLAYGROUND_MODELS", str(models))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = run()
     assert not at.exception
-    assert len(at.error) == 1 and "failed its checksums" in at.error[0].value
-    assert "policy.safetensors was changed" in at.error[0].value
-    assert "±" in _text(at)  # the other bundle still shows its score
+    assert len(at.error) == 1 and "policy.safetensors was changed" in at.error[0].value
+    s = Bundle.open(models / intact).eval_summary()
+    assert f"{s['mean']:.2f} ± {s['std']:.2f}" in text(at)
+    for page in ("watch", "evidence"):
+        at = run(page, broken)
+        assert not at.exception and "cannot be used" in at.error[0].value
+        at = run(page, intact)
+        assert not at.exception and not at.error
+
+
+def test_a_corrupt_manifest_is_an_error_not_a_traceback(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    shutil.copytree(models_dir(), models)
+    (models / BUNDLED[0] / "evidence" / "manifest.json").write_text("{")
+    monkeypatch.setenv("PLAYGROUND_MODELS", str(models))
+    at = run("evidence", BUNDLED[0])
+    assert not at.exception and "not valid JSON" in at.error[0].value

@@ -1,0 +1,26 @@
+"""The Streamlit script behind ``app.py``: page set-up, navigation and deep links.
+
+``?game=<slug>&page=watch|evidence|play`` opens that view of that game.
+"""
+
+
+import streamlit as st
+
+st.set_page_config(page_title="PPO Playground", page_icon="🎮", layout="wide")
+
+pages = {
+    "gallery": st.Page("views/gallery.py", title="Gallery", icon="🖼️", url_path="gallery", default=True),
+    "watch": st.Page("views/watch.py", title="Watch", icon="▶️", url_path="watch"),
+    "evidence": st.Page("views/evidence.py", title="Evidence", icon="📈", url_path="evidence"),
+    "play": st.Page("views/play.py", title="Play", icon="🕹️", url_path="play"),
+}
+current = st.navigation(list(pages.values()))
+
+requested = st.query_params.get("page")
+if requested is not None:
+    if requested not in pages:
+        st.warning(f"unknown page '{requested}'; pages are {', '.join(pages)}.")
+    elif pages[requested].url_path != current.url_path and not (requested == "gallery" and current.url_path == ""):
+        st.switch_page(pages[requested], query_params=dict(st.query_params))
+
+current.run()

@@ -1,0 +1,130 @@
+"""Evidence: every training seed's curves against PPO's healthy bands, the evaluation, the manifest,
+verification, and the command that reproduces the run."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+import yaml
+
+from playground import ui
+
+# metric, title, healthy band (low, high) or None, what the curve tells about PPO
+CURVES = [
+    ("ep_rew_mean", "Episode reward", None,
+     "Mean return of the last 100 training episodes (the stochastic policy while it learns). It should climb "
+     "towards the solved threshold; the final evaluation below uses the deterministic policy."),
+    ("entropy", "Entropy", None,
+     "How random the policy still is. It falls as the agent commits to actions; a fall to zero early means "
+     "it stopped exploring."),
+    ("clip_fraction", "Clip fraction", (0.10, 0.40),
+     "Share of samples whose probability ratio hit the clip range ε. Around 10–40 % the clipping shapes the "
+     "update; near 0 it does nothing, above 60 % ε is too small for the step the optimizer wants."),
+    ("approx_kl", "Approx KL", (0.0, 0.02),
+     "How far one update moved the policy. PPO's clipping is a cheap stand-in for TRPO's KL constraint; "
+     "values above ~0.02 mean large steps, above 0.1 too aggressive."),
+    ("explained_variance", "Explained variance", (0.5, 1.0),
+     "How much of the returns' variance the value function V(s) explains. It should rise towards 1: GAE's "
+     "advantages are only as good as V(s)."),
+    ("value_loss", "Value loss", None,
+     "The critic's regression error. It often rises while returns grow (bigger targets), then settles."),
+    ("learning_rate", "Learning rate", None, "The optimizer's step size (constant, or decaying linearly to 0)."),
+]
+
+st.title("Evidence")
+spec = ui.pick_game("evidence-game", only_bundled=True)
+if spec is None:
+    ui.to_gallery()
+b, error = ui.bundle(spec.slug)
+if error:
+    st.error(f"This game's agent cannot be used: {error}")
+    st.stop()
+if b is None:
+    st.info(f"No agent is bundled for {spec.name} yet, so there is no evidence to show.")
+    st.stop()
+
+st.markdown(ui.score_line(b))
+m = b.manifest
+st.caption(f"Ships seed {m['shipped_seed']} of {m['seeds']} — {m['shipped_because']}")
+
+# --- health --------------------------------------------------------------------------------------
+health = b.health()
+st.header("Training curves and health")
+cols = st.columns(len(health["seeds"]))
+for col, (seed, h) in zip(cols, health["seeds"].items()):
+    icon = {"healthy": "🟢", "watch": "🟡", "unhealthy": "🔴"}.get(h["verdict"], "⚪")
+    col.metric(f"seed {seed}{' (shipped)' if int(seed) == m['shipped_seed'] else ''}", f"{icon} {h['verdict']}",
+               h["summary"], delta_color="off")
+with st.expander("Health findings per seed"):
+    rows = [{"seed": seed, "metric": f["metric"], "band": f["band"], "status": f["status"], "finding": f["message"]}
+            for seed, h in health["seeds"].items() for f in h["findings"]]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.caption(next(iter(health["seeds"].values()))["rule"])
+
+diag = ui.diagnostics(ui.models(), spec.slug)
+for i in range(0, len(CURVES), 2):
+    for col, (metric, title, band, note) in zip(st.columns(2), CURVES[i:i + 2]):
+        with col:
+            data = diag[["timesteps", "seed", metric]].dropna()
+            mean = data.groupby("timesteps", as_index=False)[metric].mean()
+            base = alt.Chart(data).mark_line(strokeWidth=1, opacity=0.55).encode(
+                x=alt.X("timesteps:Q", title="timesteps"), y=alt.Y(f"{metric}:Q", title=title),
+                color=alt.Color("seed:N", title="seed"))
+            layers = [base, alt.Chart(mean).mark_line(strokeWidth=2.5, color="black").encode(
+                x="timesteps:Q", y=f"{metric}:Q")]
+            if band:
+                layers.insert(0, alt.Chart(pd.DataFrame({"lo": [band[0]], "hi": [band[1]]})).mark_rect(
+                    opacity=0.15, color="green").encode(y="lo:Q", y2="hi:Q"))
+            if metric == "ep_rew_mean":
+                layers.append(alt.Chart(pd.DataFrame({"y": [spec.solved_threshold]})).mark_rule(
+                    strokeDash=[4, 4], color="green").encode(y="y:Q"))
+            st.altair_chart(alt.layer(*layers).properties(title=title, height=220), width="stretch")
+            st.caption(note + (f" Shaded: the healthy band {band[0]:g}–{band[1]:g}." if band else "")
+                       + " Thin lines: seeds; black: their mean.")
+
+# --- evaluation ----------------------------------------------------------------------------------
+st.header("Evaluation")
+ev = b.eval_result()
+s = ev["summary"]
+returns = pd.DataFrame({"return": ev["returns"]})
+marks = pd.DataFrame([
+    {"what": "mean", "x": s["mean"]}, {"what": "solved threshold", "x": spec.solved_threshold},
+] + ([{"what": "Zoo reference", "x": spec.reference.mean}] if spec.reference else []))
+hist = alt.Chart(returns).mark_bar(opacity=0.7).encode(
+    x=alt.X("return:Q", bin=alt.Bin(maxbins=30), title="episode return"), y=alt.Y("count()", title="episodes"))
+ci = alt.Chart(pd.DataFrame({"lo": [s["ci95"][0]], "hi": [s["ci95"][1]]})).mark_rect(opacity=0.25, color="orange") \
+    .encode(x="lo:Q", x2="hi:Q")
+rules = alt.Chart(marks).mark_rule(strokeWidth=2).encode(x="x:Q", color=alt.Color("what:N", title=None))
+st.altair_chart(alt.layer(hist, ci, rules).properties(height=260), width="stretch")
+st.caption(f"{s['episodes']} episodes, episode i on seed {ev['seeds'][0]} + i, "
+           f"{'deterministic' if ev['deterministic'] else 'stochastic'} policy. Orange: the 95 % CI of the mean "
+           f"({s['ci_method']}).")
+
+# --- hyperparameters, manifest, verification, reproduction ----------------------------------------
+left, right = st.columns(2)
+with left:
+    st.header("Hyperparameters")
+    config = b.config()
+    st.dataframe(pd.DataFrame({"key": list(config), "value": [str(v) for v in config.values()]}), hide_index=True)
+    st.header("Reproduce")
+    st.code("\n".join(m["reproduce"] + [m["commands"]["bundle"], f"playground verify {spec.slug}"]), language="bash")
+with right:
+    st.header("Manifest")
+    wall = {k: v for k, v in m["wall_seconds"].items()}
+    st.markdown(f"Trained {m['started']} → {m['finished']}; wall time per seed (s): {wall}")
+    st.markdown(f"Hardware: {m['hardware'].get('cpu')}, {m['hardware'].get('cores')} cores, "
+                f"{m['hardware'].get('memory_gib')} GiB, GPU: {m['hardware'].get('gpu') or 'none'}")
+    st.dataframe(pd.DataFrame({"package": list(m["versions"]), "version": list(m["versions"].values())}),
+                 hide_index=True)
+    with st.expander("Commands and code"):
+        st.code(yaml.safe_dump({"commands": m["commands"], "code": m["code"]}, sort_keys=False), language="yaml")
+
+st.header("Verify")
+st.caption("Checks every file's sha256 against the manifest, loads the policy without unpickling, "
+           "re-derives the evaluation summary and re-simulates every replay.")
+if st.button("Verify this bundle", key="verify"):
+    with st.spinner("Verifying…"):
+        checks = b.verify()
+    ok = all(c["ok"] for c in checks)
+    (st.success if ok else st.error)(f"{sum(c['ok'] for c in checks)} of {len(checks)} checks passed")
+    st.dataframe(pd.DataFrame([{"": "✅" if c["ok"] else "❌", "check": c["check"], "detail": c["detail"]}
+                               for c in checks]), hide_index=True)

@@ -1,0 +1,37 @@
+"""Gallery: every catalog game as a card, with its agent's score or a note that it has none."""
+
+import streamlit as st
+
+from envs import GAMES
+from playground import ui
+
+st.title("PPO Playground")
+st.caption("PPO agents trained with Stable-Baselines3 on Gymnasium games — watch them, play them, and check "
+           "the evidence of how they were trained.")
+if st.query_params.get("game"):
+    ui.requested_game()  # an unknown game in the URL gets its message here
+
+columns = st.columns(3)
+for i, (slug, spec) in enumerate(GAMES.items()):
+    b, error = ui.bundle(slug)
+    with columns[i % 3].container(border=True, key=f"card-{slug}"):
+        st.subheader(spec.name)
+        st.caption(f"`{spec.env_id}`{' · ' + str(spec.env_kwargs) if spec.env_kwargs.get('continuous') else ''}")
+        st.image(ui.thumbnail(slug), width="stretch")
+        if error:
+            st.error(f"This agent cannot be used: {error}")
+        elif b is None:
+            st.info("No agent bundled yet: watch a random policy.")
+        else:
+            s = b.eval_summary()
+            met = spec.bar.met_by(s["mean"], s["std"])
+            st.markdown(("✅ **solved**" if s["mean"] >= spec.solved_threshold else "⏳ not solved")
+                        + f" · bar {spec.bar.describe()} {'met' if met else 'not met'}")
+            st.markdown(ui.score_line(b))
+            st.caption(f"{len(b.training_seeds())} training seeds · health: {b.health()['verdict']}")
+        st.write(spec.description)
+        a, c, d = st.columns(3)
+        a.page_link("views/watch.py", label="Watch", icon="▶️", query_params={"game": slug})
+        if b is not None:
+            c.page_link("views/evidence.py", label="Evidence", icon="📈", query_params={"game": slug})
+        d.page_link("views/play.py", label="Play", icon="🕹️", query_params={"game": slug})

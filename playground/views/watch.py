@@ -1,0 +1,57 @@
+"""Watch: a recorded replay or a fresh episode, as video and step by step with the policy's view."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from playground import ui
+
+st.title("Watch")
+spec = ui.pick_game("watch-game")
+if spec is None:
+    ui.to_gallery()
+b, error = ui.bundle(spec.slug)
+if error:
+    st.error(f"This game's agent cannot be used: {error}")
+    st.stop()
+
+sources = (["Recorded replay"] if b else []) + ["Fresh episode"]
+source = st.radio("Episode", sources, horizontal=True, key="watch-source")
+if source == "Recorded replay":
+    names = b.replay_names()
+    name = st.selectbox("Replay", names, key="watch-replay",
+                        format_func=lambda n: f"{n} — seed {b.replay(n)['seed']}, return {b.replay(n)['return']:.2f}")
+    traj, video = ui.recorded_trajectory(ui.models(), spec.slug, name)
+    st.caption(f"Recorded in the final evaluation; `playground verify {spec.slug}` re-simulates it exactly.")
+else:
+    seed = int(st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="watch-seed"))
+    traj, video, rep = ui.fresh_trajectory(ui.models(), spec.slug, seed, with_agent=b is not None)
+    st.caption(("The shipped agent" if b else "No agent is bundled: a random policy") + f" plays seed {seed}.")
+
+st.video(video, format="video/mp4")
+st.markdown(f"**{traj.steps} steps · return {traj.returns[-1]:.2f}**" if traj.steps else "empty episode")
+
+step = st.slider("Step", 0, max(traj.steps - 1, 0), 0, key="watch-step") if traj.steps > 1 else 0
+left, right = st.columns([3, 2])
+left.image(traj.frames[step], caption=f"before action {step}", width="stretch")
+with right:
+    action = traj.actions[step]
+    label = traj.action_labels[action] if isinstance(action, int) and traj.action_labels else action
+    a, r, g = st.columns(3)
+    a.metric("Action", str(label))
+    r.metric("Reward", f"{traj.rewards[step]:.3f}")
+    g.metric("Return so far", f"{traj.returns[step]:.2f}")
+    if traj.values is not None:
+        st.metric("Value estimate V(s)", f"{traj.values[step]:.3f}")
+    if traj.probs is not None:
+        labels = traj.action_labels or [str(i) for i in range(len(traj.probs[step]))]
+        df = pd.DataFrame({"action": labels, "probability": traj.probs[step]})
+        st.altair_chart(alt.Chart(df, title="Policy: action probabilities").mark_bar().encode(
+            x=alt.X("probability", scale=alt.Scale(domain=[0, 1])), y=alt.Y("action", sort=None)), width="stretch")
+    elif traj.means is not None:
+        st.caption("Policy: Gaussian over each action dimension (before clipping to the bounds)")
+        names = getattr(spec.keymap, "dim_names", ()) or [f"dim {i}" for i in range(len(traj.means[step]))]
+        st.dataframe(pd.DataFrame({"dimension": names, "mean": traj.means[step], "std": traj.stds[step]}),
+                     hide_index=True)
+    elif b is None:
+        st.caption("A random policy has no probabilities or value estimate.")

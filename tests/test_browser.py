@@ -1,0 +1,134 @@
+"""End to end in a real browser: Debian's chromium, driven by playwright, against `streamlit run`.
+
+gallery → every bundled game → watch (the video plays, the scrubber moves) → evidence (charts render).
+Any exception element or console error fails the test; screenshots go to artifacts/browser/.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from agents.bundle import models_dir
+from tests.conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "artifacts" / "browser"
+BUNDLED = sorted(p.name for p in models_dir().iterdir() if (p / "evidence" / "manifest.json").exists())
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"CI=true but {CHROMIUM} is missing: `apt-get install chromium` (make test does this as root)")
+    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    return {"executable_path": CHROMIUM, "headless": True,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--no-first-run",
+                     "--autoplay-policy=no-user-gesture-required"]}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """`streamlit run playground/app.py` (what `make play` runs) in a subprocess on a free port."""
+    port = free_port()
+    env = {**os.environ, "PLAYGROUND_CACHE": str(tmp_path_factory.mktemp("cache"))}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "playground/app.py", "--server.port", str(port),
+                             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("the app never answered on /_stcore/health")
+    yield url
+    os.killpg(proc.pid, 15)
+    proc.wait(timeout=20)
+
+
+@pytest.fixture
+def checked_page(page):
+    """A page that collects console errors and fails on them or on a Streamlit exception element."""
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(120_000)
+    yield page
+    assert page.locator('[data-testid="stException"]').count() == 0, "the app showed an exception"
+    assert not errors, f"console errors: {errors}"
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def wait_idle(page):
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', state="attached")
+
+
+def test_gallery(checked_page, app_url):
+    page = checked_page
+    page.goto(app_url)
+    page.get_by_text("PPO Playground", exact=True).first.wait_for()
+    wait_idle(page)
+    for slug in BUNDLED:
+        page.locator(f".st-key-card-{slug}").wait_for()
+    assert page.locator('[data-testid="stImage"] img').count() >= 8  # a thumbnail per game
+    shot(page, "gallery")
+
+
+@pytest.mark.parametrize("slug", BUNDLED)
+def test_watch_and_evidence(checked_page, app_url, slug):
+    page = checked_page
+    page.goto(app_url)
+    wait_idle(page)
+    page.locator(f".st-key-card-{slug}").get_by_role("link", name="Watch").click()
+    page.get_by_role("heading", name="Watch").wait_for()
+    video = page.locator("video")
+    video.wait_for()
+    wait_idle(page)
+    page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }")
+    page.wait_for_function("() => document.querySelector('video').currentTime > 0.2", timeout=30_000)
+    shot(page, f"{slug}-watch")
+    caption = page.get_by_text("before action 0")
+    caption.wait_for()
+    slider = page.get_by_role("slider")
+    slider.focus()
+    for _ in range(3):
+        slider.press("ArrowRight")
+    page.get_by_text("before action 3").wait_for()
+    wait_idle(page)
+
+    page.goto(f"{app_url}/?game={slug}&page=evidence")  # the deep link
+    page.get_by_role("heading", name="Evidence").wait_for()
+    wait_idle(page)
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    charts.nth(7).wait_for()  # seven training curves and the evaluation histogram
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
+        ".filter(c => c.querySelector('canvas, svg')).length >= 8")
+    page.get_by_role("button", name="Verify this bundle").click()
+    page.get_by_text("checks passed").wait_for()
+    shot(page, f"{slug}-evidence")
