@@ -49,6 +49,11 @@ def run_episodes(spec: GameSpec, act: ActFn, seeds: list[int], record: bool = Fa
                 slots[slot] = None
                 return
             i = pending.pop()
+            if slots[slot] is not None:
+                # a fresh env per episode: some envs (BipedalWalker) carry state across reset(seed=...),
+                # and an episode must replay identically on its own
+                envs[slot].close()
+                envs[slot] = make_env(spec, "eval")
             obs, _ = envs[slot].reset(seed=seeds[i])
             slots[slot] = {"i": i, "obs": obs, "ep": Episode(seed=seeds[i], ret=0.0, length=0)}
 

@@ -205,3 +205,20 @@ def test_malformed_replay(cartpole_bundle):
     assert not resimulate(bad)["ok"]
     out_of_space = dict(rep, actions=[7] + rep["actions"][1:])
     assert "outside" in resimulate(out_of_space)["detail"]
+
+
+def test_every_evaluation_episode_replays_on_a_fresh_env():
+    """Episodes that share an env slot (BipedalWalker keeps state across reset) still re-simulate alone."""
+    from agents.bundle import replay_record
+    from agents.evaluate import run_episodes
+
+    spec = get_spec("bipedalwalker")
+    rng = np.random.default_rng(0)
+    eps = run_episodes(spec, lambda obs: rng.uniform(-1, 1, size=(len(obs), 4)).astype(np.float32), [5, 6, 7],
+                       record=True, parallel=1, max_steps=60)
+    for ep in eps:
+        rep = replay_record(spec, ep, "t", False)
+        env = make_env(spec, "eval")
+        env.reset(seed=ep.seed)
+        rewards = [float(env.step(np.asarray(a, dtype=np.float32))[1]) for a in ep.actions]
+        assert rewards == ep.rewards, ep.seed

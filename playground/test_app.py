@@ -64,7 +64,10 @@ def test_watch_recorded_replay_and_scrub(slug):
 
 
 def test_watch_fresh_episode_of_a_game_without_agent():
-    slug = next(s for s in GAMES if s not in BUNDLED and not GAMES[s].is_atari)
+    unbundled = [s for s in GAMES if s not in BUNDLED]
+    if not unbundled:
+        pytest.skip("every game has an agent")
+    slug = unbundled[0]
     at = run("watch", slug)
     assert not at.exception
     assert at.radio(key="watch-source").options == ["Fresh episode"]
