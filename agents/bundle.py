@@ -25,7 +25,7 @@ from agents.errors import BundleError
 from agents.evaluate import Episode, run_episodes, seeds_for, summarise
 from agents.health import assess
 from agents.policy import LoadedPolicy, Normalizer, export_policy, load_policy
-from agents.train import git_state, hardware, now_iso
+from agents.provenance import git_state, hardware, now_iso
 from envs import GameSpec, get_spec, make_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

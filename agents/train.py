@@ -14,7 +14,6 @@ A run lives in a folder (default ``runs/<slug>/seed<S>/``)::
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ from agents.callbacks import (CheckpointCallback, DiagnosticsCallback, PeriodicE
 from agents.config import load_config, ppo_kwargs, validate_config
 from agents.errors import ConfigError, ResumeError
 from agents.policy import Normalizer
+from agents.provenance import git_state, hardware, now_iso
 from envs import GameSpec, get_spec, make_env
 
 RUNS_DIR = Path("runs")
@@ -37,10 +37,6 @@ SB3_LOG_FORMATS = {"csv", "tensorboard", "stdout", "log", "json"}
 
 def default_run_dir(spec: GameSpec, seed: int) -> Path:
     return RUNS_DIR / spec.slug / f"seed{seed}"
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -248,36 +244,3 @@ def _truncate_csv(path: Path, timesteps: int) -> None:
     write_atomic(path, "".join(keep))
 
 
-def git_state() -> dict[str, Any]:
-    """The commit of the code doing the work, and whether the work tree had uncommitted changes."""
-    import subprocess
-
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                                timeout=10).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                    capture_output=True, text=True, timeout=10).stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": dirty}
-
-
-def hardware() -> dict[str, Any]:
-    import platform
-
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_gib = None
-    try:
-        mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem_gib, "gpu": None,
-            "platform": platform.platform()}
