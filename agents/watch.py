@@ -161,7 +161,7 @@ def replay_video(spec: GameSpec, replay: dict[str, Any], frames: list[bytes] | N
 
 def first_frame(spec: GameSpec, seed: int) -> bytes:
     """The screen after reset on ``seed`` (JPEG): a thumbnail that needs no agent."""
-    env = make_env(spec, "replay")
+    env = make_env(spec, "preview")
     try:
         env.reset(seed=seed)
         return _jpeg(env.render())

@@ -13,8 +13,8 @@ from gymnasium import spaces
 from envs.catalog import GameSpec, get_spec
 from envs.errors import GameUnavailableError
 
-Purpose = Literal["train", "eval", "human", "replay"]
-PURPOSES: tuple[str, ...] = ("train", "eval", "human", "replay")
+Purpose = Literal["train", "eval", "human", "replay", "preview"]
+PURPOSES: tuple[str, ...] = ("train", "eval", "human", "replay", "preview")
 
 _ale_registered = False
 
@@ -27,6 +27,8 @@ def make_env(game: GameSpec | str, purpose: Purpose, render_mode: str | None = N
     - ``eval`` / ``replay``: the same observation pipeline, but whole games and unclipped rewards, so
       returns are the game's score. ``replay`` renders RGB frames.
     - ``human``: as ``eval``, rendering RGB frames for the play page.
+    - ``preview``: the bare game rendering RGB frames, no wrappers: a still picture for the gallery,
+      made without importing SB3 (and torch).
 
     VecNormalize is not applied here: it wraps the vectorised training env, and its statistics travel
     with the agent (see ``agents.policy``).
@@ -34,9 +36,11 @@ def make_env(game: GameSpec | str, purpose: Purpose, render_mode: str | None = N
     spec = get_spec(game) if isinstance(game, str) else game
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose '{purpose}'; use one of {', '.join(PURPOSES)}")
-    if render_mode is None and purpose in ("human", "replay"):
+    if render_mode is None and purpose in ("human", "replay", "preview"):
         render_mode = "rgb_array"
     env = _gym_make(spec, render_mode)
+    if purpose == "preview":
+        return env
     if purpose == "train":
         from stable_baselines3.common.monitor import Monitor
 

@@ -34,7 +34,7 @@ def test_catalog_is_what_the_project_ships():
     assert SLUGS == ["cartpole", "acrobot", "pendulum", "lunarlander", "lunarlander-continuous", "bipedalwalker",
                      "pong", "breakout"]
     assert all(spec.slug == slug for slug, spec in GAMES.items())
-    assert tuple(PURPOSES) == ("train", "eval", "human", "replay")
+    assert tuple(PURPOSES) == ("train", "eval", "human", "replay", "preview")
 
 
 @pytest.mark.parametrize("slug", SLUGS)
@@ -51,7 +51,7 @@ def test_every_purpose_makes_a_working_env(slug):
             assert env.observation_space.contains(obs), (purpose, obs)
             assert np.isfinite(float(reward))
             assert isinstance(terminated, bool) and isinstance(truncated, bool)
-            if purpose in ("human", "replay"):
+            if purpose in ("human", "replay", "preview"):
                 frame = env.render()
                 assert isinstance(frame, np.ndarray), purpose
                 assert frame.ndim == 3 and frame.shape[2] == 3 and frame.shape[0] > 0 and frame.shape[1] > 0
@@ -94,7 +94,7 @@ def test_atari_spec_does_not_skip_or_repeat_in_ale(slug):
 
 
 @pytest.mark.parametrize("slug", ATARI)
-@pytest.mark.parametrize("purpose", PURPOSES)
+@pytest.mark.parametrize("purpose", [p for p in PURPOSES if p != "preview"])
 def test_atari_observation_is_four_stacked_84x84_frames(slug, purpose):
     env = make_env(slug, purpose)
     try:
@@ -406,3 +406,13 @@ def test_same_seed_and_actions_replay_identically(slug):
     # and the test has teeth: another seed gives another trajectory
     d_rewards, d_obs, _ = _play(slug, "eval", seed=43, steps=steps)
     assert d_rewards != a_rewards or not all(np.array_equal(x, y) for x, y in zip(a_obs, d_obs))
+
+
+def test_preview_is_the_bare_game_for_a_still_picture():
+    env = make_env("pong", "preview")
+    try:
+        assert env.observation_space.shape == (210, 160, 3)  # no AtariWrapper, no frame stack
+        env.reset(seed=0)
+        assert env.render().shape == (210, 160, 3)
+    finally:
+        env.close()
