@@ -105,9 +105,11 @@ class DiagnosticsCallback(AfterUpdateCallback):
             self._file.flush()
         self._tb = None
         if self.tb_dir is not None:
-            from stable_baselines3.common.logger import TensorBoardOutputFormat
+            # SB3's TensorBoardOutputFormat flushes on every write; a SummaryWriter flushes on its own
+            # schedule and at close, which keeps the per-update cost well under 1 %
+            from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = TensorBoardOutputFormat(str(self.tb_dir))
+            self._tb = SummaryWriter(log_dir=str(self.tb_dir), flush_secs=30)
 
     def _on_rollout_end(self) -> None:
         buf = self.model.ep_info_buffer
@@ -141,7 +143,8 @@ class DiagnosticsCallback(AfterUpdateCallback):
             values = {("rollout/" if k.startswith("ep_") else "time/" if k == "fps" else "train/") + k: v
                       for k, v in row.items() if k not in ("timesteps", "iteration", "wall_time")
                       and not _isnan(v)}
-            self._tb.write(values, {k: None for k in values}, step=row["timesteps"])
+            for key, value in values.items():
+                self._tb.add_scalar(key, float(value), row["timesteps"])
         if self.progress is not None and (now - self._last_print >= self.progress):
             self._last_print = now
             print(f"[{row['timesteps']:>9} steps  {row['wall_time']:7.0f} s  {row['fps']:5d} fps] "
