@@ -126,3 +126,16 @@ def score_line(b: Bundle) -> str:
 def to_gallery() -> None:
     """Leave for the gallery, keeping an unknown ``game`` in the URL so the gallery can say so."""
     st.switch_page("views/gallery.py", query_params={"game": st.query_params.get("game", "")})
+
+
+def game_and_bundle(key: str, only_bundled: bool = False) -> tuple[GameSpec, Bundle | None]:
+    """A page's prologue: the picked game and its bundle (None when it has no agent). An unknown game
+    goes to the gallery; a broken bundle shows its error and stops the page."""
+    spec = pick_game(key, only_bundled)
+    if spec is None:
+        to_gallery()
+    b, error = bundle(spec.slug)
+    if error:
+        st.error(f"This game's agent cannot be used: {error}")
+        st.stop()
+    return spec, b

@@ -31,13 +31,7 @@ CURVES = [
 ]
 
 st.title("Evidence")
-spec = ui.pick_game("evidence-game", only_bundled=True)
-if spec is None:
-    ui.to_gallery()
-b, error = ui.bundle(spec.slug)
-if error:
-    st.error(f"This game's agent cannot be used: {error}")
-    st.stop()
+spec, b = ui.game_and_bundle("evidence-game", only_bundled=True)
 if b is None:
     st.info(f"No agent is bundled for {spec.name} yet, so there is no evidence to show.")
     st.stop()

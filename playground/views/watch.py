@@ -7,13 +7,7 @@ import streamlit as st
 from playground import ui
 
 st.title("Watch")
-spec = ui.pick_game("watch-game")
-if spec is None:
-    ui.to_gallery()
-b, error = ui.bundle(spec.slug)
-if error:
-    st.error(f"This game's agent cannot be used: {error}")
-    st.stop()
+spec, b = ui.game_and_bundle("watch-game")
 
 sources = (["Recorded replay"] if b else []) + ["Fresh episode"]
 source = st.radio("Episode", sources, horizontal=True, key="watch-source")
