@@ -416,7 +416,7 @@ def build_bundle(game: str, run_dirs: list[Path], out: str | Path | None = None,
         "bundled": {"started": started, "finished": now_iso()},
         "python_executable": sys.executable.split("/")[-1],
     }
-    (tmp / "README.md").write_text(model_card(spec, manifest, result, health, load_config_text(tmp)))
+    (tmp / "README.md").write_text(model_card(spec, manifest, result, health, (tmp / "config.yml").read_text()))
     manifest["files"] = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
 
@@ -430,10 +430,6 @@ def build_bundle(game: str, run_dirs: list[Path], out: str | Path | None = None,
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         os.rename(tmp, out_dir)
     return out_dir
-
-
-def load_config_text(bundle_dir: Path) -> str:
-    return (bundle_dir / "config.yml").read_text()
 
 
 # --- model card ----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.bundle import resimulate, replay_record
+from agents.bundle import replay_record
 from agents.evaluate import run_episodes
 from agents.policy import LoadedPolicy
 from envs import GameSpec, make_env
@@ -167,10 +167,6 @@ def first_frame(spec: GameSpec, seed: int) -> bytes:
         return _jpeg(env.render())
     finally:
         env.close()
-
-
-def resimulates(replay: dict[str, Any], spec: GameSpec) -> bool:
-    return resimulate(replay, spec)["ok"]
 
 
 # --- disk cache (JSON + concatenated JPEGs: nothing is pickled) -----------------------------------

@@ -77,6 +77,22 @@ def pick_times(page, url: str, game: str) -> list[float]:
     return times
 
 
+def measure_picks(browser, game: str, warm: bool) -> list[float]:
+    """Replay-pick times on a fresh app; with ``warm``, after its start-up pre-rendering has finished."""
+    with tempfile.TemporaryDirectory() as cache:
+        proc, url, _ = start_app(cache, warm=warm)
+        deadline = time.time() + 600
+        while warm and time.time() < deadline and \
+                subprocess.run(["pgrep", "-f", "agents.watch"], capture_output=True).returncode == 0:
+            time.sleep(1)
+        page = browser.new_page()
+        try:
+            return pick_times(page, url, game)
+        finally:
+            page.close()
+            stop(proc)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--game", default="lunarlander")
@@ -99,25 +115,10 @@ def main() -> None:
                 stop(proc)
         print(f"cold start to gallery rendered: median {statistics.median(cold):.2f} s  runs {[round(c, 2) for c in cold]}  (target ≤ 5 s)")
 
-        with tempfile.TemporaryDirectory() as cache:
-            proc, url, _ = start_app(cache, warm=True)
-            deadline = time.time() + 600
-            # wait for the start-up warm-up (a background process) to finish pre-rendering
-            while time.time() < deadline and subprocess.run(["pgrep", "-f", f"agents.watch"], capture_output=True).returncode == 0:
-                time.sleep(1)
-            page = browser.new_page()
-            warm = pick_times(page, url, args.game)
-            page.close()
-            stop(proc)
+        warm = measure_picks(browser, args.game, warm=True)
         print(f"pick a recorded replay → first frame, warmed: median {statistics.median(warm):.2f} s  max {max(warm):.2f} s  "
               f"runs {[round(t, 2) for t in warm]}  (target ≤ 1 s)")
-
-        with tempfile.TemporaryDirectory() as cache:
-            proc, url, _ = start_app(cache, warm=False)
-            page = browser.new_page()
-            unwarmed = pick_times(page, url, args.game)
-            page.close()
-            stop(proc)
+        unwarmed = measure_picks(browser, args.game, warm=False)
         print(f"pick a recorded replay → first frame, not pre-rendered: median {statistics.median(unwarmed):.2f} s  "
               f"max {max(unwarmed):.2f} s  runs {[round(t, 2) for t in unwarmed]}")
         browser.close()
