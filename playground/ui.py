@@ -4,6 +4,7 @@ picker. No RL here: everything comes from ``agents`` and ``envs``.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pandas as pd
@@ -46,9 +47,20 @@ def policy(slug: str):
     return _policy(models(), slug)
 
 
+def jpeg_uri(jpeg: bytes) -> str:
+    """A JPEG as a ``data:`` URI for ``st.image``.
+
+    Streamlit serves image bytes from its media file manager and drops a file as soon as a rerun replaces
+    it; a browser still fetching the old one (the step slider moved fast, a page left mid-load) then gets
+    a 404 and shows a broken image. Frames are small, so they travel inline instead.
+    """
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
 @st.cache_data(show_spinner=False)
-def thumbnail(slug: str) -> bytes:
-    return first_frame(get_spec(slug), seed=0)
+def thumbnail(slug: str) -> str:
+    """The game's first frame (seed 0) as a data URI."""
+    return jpeg_uri(first_frame(get_spec(slug), seed=0))
 
 
 @st.cache_data(show_spinner=False)

@@ -27,7 +27,7 @@ st.markdown(f"**{traj.steps} steps · return {traj.returns[-1]:.2f}**" if traj.s
 
 step = st.slider("Step", 0, max(traj.steps - 1, 0), 0, key="watch-step") if traj.steps > 1 else 0
 left, right = st.columns([3, 2])
-left.image(traj.frames[step], caption=f"before action {step}", width="stretch")
+left.image(ui.jpeg_uri(traj.frames[step]), caption=f"before action {step}", width="stretch")
 with right:
     action = traj.actions[step]
     label = traj.action_labels[action] if isinstance(action, int) and traj.action_labels else action
