@@ -34,6 +34,10 @@ class DiscreteKeyMap:
                 best, best_size = action, len(combo)
         return best
 
+    def keys(self) -> set[str]:
+        """Every key this map reacts to."""
+        return {k for combo in self.bindings for k in combo}
+
     def reachable_actions(self) -> set[int]:
         return {self.default, *self.bindings.values()}
 
@@ -69,6 +73,10 @@ class ContinuousKeyMap:
         if low is not None and high is not None:
             action = np.clip(action, low, high).astype(np.float32)
         return action
+
+    def keys(self) -> set[str]:
+        """Every key this map reacts to."""
+        return set(self.bindings)
 
     def legend(self) -> list[tuple[str, str]]:
         rows = []

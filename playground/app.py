@@ -1,7 +1,7 @@
 """The playground app: ``streamlit run playground/app.py`` (what ``make play`` does) serves it on one port.
 
 ``st.App`` runs the Streamlit script ``main.py`` (pages under ``views/``) and leaves room for extra
-routes on the same port (the play page's WebSocket). At start it pre-renders the bundled replays in a
+routes on the same port: the play page's WebSocket, ``/api/play`` (``playground.live``). At start it pre-renders the bundled replays in a
 background process, so picking one shows it at once.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from agents.bundle import models_dir
+from playground import live
 
 
 @contextlib.asynccontextmanager
@@ -30,4 +31,4 @@ async def lifespan(app):
             warm.terminate()
 
 
-app = st.App("main.py", lifespan=lifespan)
+app = st.App("main.py", lifespan=lifespan, routes=live.routes)

@@ -1,12 +1,95 @@
-"""Play: the keyboard map of a game (real-time play against the agent comes with the play issue)."""
+"""Play: a person against the agent in real time, side by side on the same seed (or Solo, or Live watch).
 
+The game loop runs in the browser (``playground/play_component.js``) over the WebSocket ``/api/play``
+(``playground.live``); this script only sets the game up and, when an episode ends, shows the
+scoreboard and the leaderboard from SQLite (``playground.leaderboard``).
+"""
+
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
-from playground import ui
+from playground import leaderboard, live, ui
+
+HTML = """
+<div class="ppo-play">
+  <div class="ppo-bar">
+    <button class="ppo-pause">Pause</button>
+    <button class="ppo-restart">Restart</button>
+    <button class="ppo-new">New seed</button>
+    <button class="ppo-half">Half speed</button>
+    <span class="ppo-seed"></span>
+    <span class="ppo-status" data-testid="ppo-status">loading…</span>
+  </div>
+  <div class="ppo-boards"></div>
+</div>
+"""
+
+CSS = """
+.ppo-play { font-family: inherit; color: var(--st-text-color); }
+.ppo-bar { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; margin-bottom: .5rem; }
+.ppo-bar button { border: 1px solid var(--st-border-color, #ccc); border-radius: .5rem; padding: .25rem .75rem;
+  background: var(--st-secondary-background-color); color: inherit; cursor: pointer; }
+.ppo-seed { opacity: .7; }
+.ppo-boards { display: flex; gap: 1rem; flex-wrap: wrap; }
+.ppo-board { flex: 1 1 300px; }
+.ppo-title { font-weight: 600; margin-bottom: .25rem; }
+.ppo-canvas { width: 100%; image-rendering: pixelated; background: #000; border-radius: .25rem; }
+.ppo-score { font-variant-numeric: tabular-nums; margin-top: .25rem; }
+"""
+
+_component = st.components.v2.component(
+    "ppo_play", html=HTML, css=CSS, js=(Path(__file__).resolve().parent.parent / "play_component.js").read_text())
+
+MODES = {"versus": "Versus: you and the agent, same seed", "solo": "Solo", "watch": "Live watch: the agent alone"}
 
 st.title("Play")
 spec = ui.pick_game("play-game")
 if spec is None:
     ui.to_gallery()
-st.info("Real-time keyboard play against the agent is not built yet. This is how the game will be played:")
-st.table({"keys": [k for k, _ in spec.keymap.legend()], "action": [a for _, a in spec.keymap.legend()]})
+b, err = ui.bundle(spec.slug)
+if err:
+    st.error(f"The {spec.name} agent cannot be used, so only Solo is offered: {err}")
+modes = list(MODES) if b is not None else ["solo"]
+if b is None and not err:
+    st.info(f"{spec.name} has no trained agent yet: Solo only.")
+
+c1, c2, c3 = st.columns([2, 1, 1])
+mode = c1.radio("Mode", modes, format_func=MODES.get, horizontal=True, key="play-mode")
+seed = int(c2.number_input("Seed", min_value=0, max_value=live.MAX_SEED, value=0, step=1, key="play-seed"))
+player = leaderboard.clean_player(c3.text_input("Your name", value="", max_chars=leaderboard.MAX_PLAYER,
+                                               key="play-player"))
+
+result = _component(key="play", data={"path": live.PATH, "game": spec.slug, "mode": mode, "seed": seed,
+                                      "player": player}, on_finished_change=lambda: None)
+legend = spec.keymap.legend()
+st.caption("**Keys:** " + " · ".join(f"`{k}` {a}" for k, a in legend) + f" — {min(spec.render_fps, live.FPS_CAP)} "
+           "steps per second. Click the page once so it has the keyboard; keys are ignored while you type in a box."
+           + (" Atari as the agent plays it: 4 frames per step, no sticky actions, the whole game (every life)."
+              if spec.is_atari else ""))
+
+finished = getattr(result, "finished", None)
+if finished is not None and int(finished) > 0:
+    row = leaderboard.get(int(finished))
+    if row and row["game"] == spec.slug:
+        st.subheader("Scoreboard")
+        cols = st.columns(3)
+        cols[0].metric(f"You · {row['human_steps']} steps", f"{row['human_return']:.2f}")
+        if row["agent_return"] is not None:
+            cols[1].metric(f"Agent · {row['agent_steps']} steps", f"{row['agent_return']:.2f}")
+            w = leaderboard.winner(row)
+            cols[2].metric("Result", {"human": "You win", "agent": "Agent wins", "draw": "Draw"}[w])
+
+st.subheader(f"Leaderboard: {spec.name}")
+board = leaderboard.board(spec.slug)
+if board["versus_games"]:
+    st.caption(f"People beat the agent in {board['human_wins']} of {board['versus_games']} Versus games "
+               f"({board['human_win_rate']:.0%}); {board['draws']} draws.")
+if board["best"]:
+    st.dataframe(pd.DataFrame(board["best"]).rename(columns={"human_return": "score", "human_steps": "steps",
+                                                              "agent_return": "agent"})
+                 .assign(finished_at=lambda d: pd.to_datetime(d["finished_at"], unit="s").dt.strftime("%Y-%m-%d %H:%M"))
+                 [["player", "score", "steps", "mode", "seed", "agent", "finished_at"]], hide_index=True)
+else:
+    st.caption("No games finished yet: be the first.")
