@@ -257,8 +257,12 @@ async def play_socket(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        await asyncio.to_thread(game.close)
-        SLOTS.release()
+        # synchronously: the task may be cancelled (server shutdown), and in a cancelled scope every await
+        # raises at once, so an awaited close would never run; closing envs takes milliseconds
+        try:
+            game.close()
+        finally:
+            SLOTS.release()
 
 
 routes = [WebSocketRoute(PATH, play_socket)]

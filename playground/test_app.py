@@ -91,10 +91,28 @@ def test_evidence_page(slug):
     assert any("checks passed" in s.value for s in at.success), [e.value for e in at.error]
 
 
-def test_play_page_shows_the_key_map():
-    at = run("play", "lunarlander")
+@pytest.mark.parametrize("slug", GAMES)
+def test_play_page_for_every_game(slug, monkeypatch, tmp_path):
+    monkeypatch.setenv("PLAYGROUND_DATA", str(tmp_path / "data"))
+    at = run("play", slug)
     assert not at.exception and at.title[0].value == "Play"
-    assert at.table
+    modes = [o.split(":")[0] for o in at.radio(key="play-mode").options]
+    assert modes == (["Versus", "Solo", "Live watch"] if slug in BUNDLED else ["Solo"])
+    assert any(c.value.startswith("**Keys:**") for c in at.caption)
+    assert "Leaderboard: " in text(at)
+
+
+def test_play_page_shows_the_leaderboard(monkeypatch, tmp_path):
+    from playground import leaderboard
+
+    monkeypatch.setenv("PLAYGROUND_DATA", str(tmp_path / "data"))
+    for human in (120.0, 260.0):
+        leaderboard.record({"game": "lunarlander", "mode": "versus", "seed": 4, "human_return": human,
+                            "human_steps": 300, "agent_return": 250.0, "agent_steps": 280}, "ada")
+    at = run("play", "lunarlander")
+    assert not at.exception
+    assert "People beat the agent in 1 of 2 Versus games (50%)" in text(at)
+    assert list(at.dataframe[0].value["score"]) == [260.0, 120.0]
 
 
 def test_unknown_game_shows_a_message_and_the_gallery():

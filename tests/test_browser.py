@@ -132,3 +132,30 @@ def test_watch_and_evidence(checked_page, app_url, slug):
     page.get_by_role("button", name="Verify this bundle").click()
     page.get_by_text("checks passed").wait_for()
     shot(page, f"{slug}-evidence")
+
+
+def test_play_versus_lunarlander_to_the_scoreboard(checked_page, app_url):
+    """A person presses keys in Versus: their frames and score change, the episode ends, the scoreboard and
+    the leaderboard show the result the server recorded."""
+    page = checked_page
+    page.goto(f"{app_url}/?game=lunarlander&page=play")
+    page.get_by_role("heading", name="Play").wait_for()
+    wait_idle(page)
+    status = page.get_by_test_id("ppo-status")
+    page.wait_for_function("() => window.__ppoPlay && window.__ppoPlay.steps > 5")
+    human_score = page.get_by_test_id("ppo-score-human")
+    first = human_score.inner_text()
+    page.keyboard.down("ArrowUp")  # main engine
+    page.wait_for_timeout(400)
+    page.keyboard.up("ArrowUp")
+    page.keyboard.down("ArrowLeft")
+    page.wait_for_timeout(200)
+    page.keyboard.up("ArrowLeft")
+    assert human_score.inner_text() != first
+    lat = page.evaluate("() => window.__ppoPlay.latencies.length")
+    assert lat >= 1, "no frame was drawn after a key press"
+    assert page.get_by_test_id("ppo-canvas-human").evaluate("c => c.width * c.height") > 0  # a frame drawn
+    status.filter(has_text="wins").or_(status.filter(has_text="draw")).wait_for(timeout=120_000)
+    page.get_by_role("heading", name="Scoreboard").wait_for()
+    page.get_by_text("Versus games").wait_for()
+    shot(page, "play-lunarlander")
