@@ -126,7 +126,14 @@ export default function (component) {
     send({ type: "step", seq: state.seq, keys: data.mode === "watch" ? [] : [...state.held] });
   }
 
-  const typing = (ev) => ev.target && ["INPUT", "TEXTAREA", "SELECT"].includes(ev.target.tagName);
+  // keys belong to a box being typed in (name, seed); radios, buttons and the page itself leave them to the game
+  const TEXT_INPUTS = ["text", "number", "search", "email", "password", "url", "tel"];
+  const typing = (ev) => {
+    const t = ev.target;
+    if (!t) return false;
+    if (t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable) return true;
+    return t.tagName === "INPUT" && TEXT_INPUTS.includes((t.type || "text").toLowerCase());
+  };
   function onKey(ev) {
     if (typing(ev) || data.mode === "watch" || !state.keys.has(ev.key)) return;
     ev.preventDefault(); // arrows and space would scroll the page
