@@ -1,8 +1,10 @@
 // The play page's game loop (an st.components.v2 component, no iframe).
 //
-// It owns the canvases and a requestAnimationFrame loop: keydown/keyup change the held keys; once per
-// tick (the game's fps, halved at half speed) it sends {"type":"step","seq":n,"keys":[...]} over the
-// WebSocket at /api/play and draws the frames that come back. Streamlit hears from it only when an
+// It owns the canvases and a timer loop: keydown/keyup change the held keys; once per tick (the
+// game's fps, halved at half speed) it sends {"type":"step","seq":n,"keys":[...]} over the
+// WebSocket at /api/play and draws the frames that come back. One step is in flight at a time (lockstep);
+// a key change that comes at least half a tick after the last step is sent at once instead of waiting for
+// the next tick, which keeps key-to-frame short without ever stepping faster than twice the game's fps. Streamlit hears from it only when an
 // episode ends (trigger "finished" → the scoreboard rerun).
 //
 // Streamlit calls this function again whenever the component's data changes and on reruns, so it is
@@ -32,7 +34,7 @@ export default function (component) {
 
   const state = {
     key, ws: null, seq: 0, inflight: false, held: new Set(), paused: false, half: false, over: false,
-    ready: false, fps: 30, keys: new Set(), lastSent: 0, raf: 0, keyTime: null, sentKeyTime: {},
+    ready: false, fps: 30, keys: new Set(), lastSent: 0, timer: 0, keyTime: null, sentKeyTime: {},
     stats: { steps: 0, started: 0, latencies: [], roundTrips: [], sentAt: {} },
   };
   window.__ppoPlay = state.stats; // read by bench/play.py and the browser test
@@ -78,10 +80,12 @@ export default function (component) {
         if (msg.fps) state.fps = msg.fps;
         if (msg.keys) state.keys = new Set(msg.keys);
         state.seq = 0; state.inflight = false; state.over = false; state.ready = true;
+        state.lastSent = performance.now() - period();
         state.stats.started = performance.now(); state.stats.steps = 0;
         $(".ppo-seed").textContent = `seed ${msg.seed}`;
         show(msg);
         status(data.mode === "watch" ? "the agent plays" : "playing: use the keys below");
+        schedule();
       } else if (msg.type === "frame") {
         state.inflight = false;
         state.stats.steps += 1;
@@ -92,6 +96,7 @@ export default function (component) {
         const kt = state.sentKeyTime[msg.seq];
         delete state.sentKeyTime[msg.seq];
         show(msg, kt);
+        schedule();
       } else if (msg.type === "end") {
         state.over = true;
         const r = msg.result;
@@ -104,6 +109,7 @@ export default function (component) {
       } else if (msg.type === "error") {
         state.inflight = false;
         status(`error: ${msg.message}`);
+        schedule();
         console.warn("play server:", msg.code, msg.message);
       } else if (msg.type === "busy" || msg.type === "closed") {
         state.ready = false;
@@ -113,17 +119,26 @@ export default function (component) {
     ws.onclose = () => { state.ready = false; if (!state.over) status("disconnected: press Restart to reconnect"); };
   }
 
-  function tick(now) {
-    state.raf = requestAnimationFrame(tick);
-    if (!state.ready || state.paused || state.over || state.inflight) return;
-    const period = 1000 / (state.fps * (state.half ? 0.5 : 1));
-    if (now - state.lastSent < period) return;
-    state.lastSent = now - Math.min(now - state.lastSent - period, period); // keep the cadence, no bursts
+  const period = () => 1000 / (state.fps * (state.half ? 0.5 : 1));
+  const canSend = () => state.ready && !state.paused && !state.over && !state.inflight;
+
+  function sendStep(early) {
+    if (!canSend()) return;
+    const now = performance.now();
+    // keep the cadence (catch up at most one tick after a slow answer, never burst); an early step re-anchors it
+    state.lastSent = early ? now : Math.max(state.lastSent + period(), now - period());
     state.seq += 1;
     state.inflight = true;
-    state.stats.sentAt[state.seq] = performance.now();
+    state.stats.sentAt[state.seq] = now;
     if (state.keyTime !== null) { state.sentKeyTime[state.seq] = state.keyTime; state.keyTime = null; }
     send({ type: "step", seq: state.seq, keys: data.mode === "watch" ? [] : [...state.held] });
+  }
+
+  function schedule() {
+    clearTimeout(state.timer);
+    if (!canSend()) return;
+    const wait = Math.max(0, state.lastSent + period() - performance.now());
+    state.timer = setTimeout(() => sendStep(false), wait);
   }
 
   // keys belong to a box being typed in (name, seed); radios, buttons and the page itself leave them to the game
@@ -136,20 +151,24 @@ export default function (component) {
   };
   function onKey(ev) {
     if (typing(ev) || data.mode === "watch" || !state.keys.has(ev.key)) return;
-    ev.preventDefault(); // arrows and space would scroll the page
+    ev.preventDefault(); // arrows and space would scroll the page or move a focused radio
+    ev.stopPropagation();
     const before = state.held.has(ev.key);
     if (ev.type === "keydown") state.held.add(ev.key); else state.held.delete(ev.key);
-    if (before !== state.held.has(ev.key)) state.keyTime = performance.now();
+    if (before !== state.held.has(ev.key)) {
+      state.keyTime = performance.now();
+      if (canSend() && state.keyTime - state.lastSent >= period() / 2) { clearTimeout(state.timer); sendStep(true); }
+    }
   }
-  window.addEventListener("keydown", onKey);
-  window.addEventListener("keyup", onKey);
+  window.addEventListener("keydown", onKey, true); // capture: before the page's widgets see the key
+  window.addEventListener("keyup", onKey, true);
   const onBlur = () => state.held.clear();
   window.addEventListener("blur", onBlur);
 
   const pauseBtn = $(".ppo-pause");
   const halfBtn = $(".ppo-half");
-  pauseBtn.onclick = () => { state.paused = !state.paused; pauseBtn.textContent = state.paused ? "Resume" : "Pause"; };
-  halfBtn.onclick = () => { state.half = !state.half; halfBtn.textContent = state.half ? "Full speed" : "Half speed"; };
+  pauseBtn.onclick = () => { state.paused = !state.paused; pauseBtn.textContent = state.paused ? "Resume" : "Pause"; schedule(); };
+  halfBtn.onclick = () => { state.half = !state.half; halfBtn.textContent = state.half ? "Full speed" : "Half speed"; schedule(); };
   const reset = (seed) => {
     state.ready = false;
     if (!state.ws || state.ws.readyState > 1) { connect(); return; }
@@ -159,12 +178,11 @@ export default function (component) {
   $(".ppo-new").onclick = () => reset(Math.floor(Math.random() * 1000000));
 
   connect();
-  state.raf = requestAnimationFrame(tick);
 
   state.teardown = () => {
-    cancelAnimationFrame(state.raf);
-    window.removeEventListener("keydown", onKey);
-    window.removeEventListener("keyup", onKey);
+    clearTimeout(state.timer);
+    window.removeEventListener("keydown", onKey, true);
+    window.removeEventListener("keyup", onKey, true);
     window.removeEventListener("blur", onBlur);
     if (state.ws) { state.ws.onclose = null; state.ws.close(); }
     if (host.__ppo === state) delete host.__ppo;

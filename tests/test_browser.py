@@ -144,6 +144,7 @@ def test_play_versus_lunarlander_to_the_scoreboard(checked_page, app_url):
     status = page.get_by_test_id("ppo-status")
     page.wait_for_function("() => window.__ppoPlay && window.__ppoPlay.steps > 5")
     human_score = page.get_by_test_id("ppo-score-human")
+    page.get_by_text("Versus: you and the agent, same seed").click()  # a focused radio must not eat the arrows
     first = human_score.inner_text()
     page.keyboard.down("ArrowUp")  # main engine
     page.wait_for_timeout(400)
