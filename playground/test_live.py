@@ -212,3 +212,30 @@ def test_disconnecting_closes_the_envs(client, monkeypatch):
         start(ws, mode="solo")
         step(ws, 1)
     assert released() and eventually(lambda: closed == ["solo"])
+
+
+@pytest.mark.parametrize("game", sorted(live.GAMES))
+def test_every_game_is_playable_with_its_keys(client, game):
+    spec = get_spec(game)
+    with client.websocket_connect(live.PATH) as ws:
+        ready = start(ws, game, "solo", seed=1)
+        assert ready["type"] == "ready" and ready["keys"] == sorted(spec.keymap.keys())
+        assert ready["fps"] == min(spec.render_fps, 60)
+        for seq, key in enumerate(ready["keys"], start=1):
+            msg = step(ws, seq, [key])
+            assert msg["type"] == "frame" and msg["frames"]["human"], (game, key)
+            if msg["state"]["done"]:
+                break
+
+
+BUNDLED = sorted(p.name for p in models_dir().iterdir() if (p / "evidence" / "manifest.json").exists())
+
+
+@pytest.mark.parametrize("game", BUNDLED)
+def test_versus_runs_for_every_bundled_agent(client, game):
+    """Includes the stochastic (Atari) agents once shipped: they sample from a per-match stream."""
+    with client.websocket_connect(live.PATH) as ws:
+        assert start(ws, game, "versus", seed=2)["type"] == "ready"
+        for seq in range(1, 4):
+            state = step(ws, seq)["state"]
+            assert state["agent"]["steps"] == seq
