@@ -220,27 +220,40 @@ def test_round_trip_pull_verifies_and_registers(hub, olah, published, home):
     assert time.time() - t < 15
 
 
-def test_app_plays_the_pulled_agent(hub, olah, published, home, monkeypatch):
+def test_app_pulls_and_plays_the_agent(hub, olah, published, home, monkeypatch, tmp_path):
+    """The game page's box pulls by repo id (through olah); the gallery lists the agent with its source;
+    the watch page plays it."""
     from streamlit.testing.v1 import AppTest
 
-    _ok(cli("pull", REPO, "--endpoint", olah, env=home))
-    for k, v in home.items():
+    for k, v in {**home, "PLAYGROUND_DATA": str(tmp_path / "data"), "HF_ENDPOINT": olah}.items():
         monkeypatch.setenv(k, v)
-    commit = hub.commits(REPO)[0]
-    at = AppTest.from_file(str(ROOT / "playground" / "main.py"), default_timeout=180).run()
-    assert not at.exception
-    texts = "\n".join(str(e.value) for kind in ("markdown", "caption") for e in getattr(at, kind))
-    assert f"hub {REPO}@{commit[:7]}" in texts and "bundled" in texts
-
-    at = AppTest.from_file(str(ROOT / "playground" / "main.py"), default_timeout=180)
-    at.query_params.update({"page": "watch", "game": SLUG, "agent": f"hub:{REPO}"})
+    main = str(ROOT / "playground" / "main.py")
+    at = AppTest.from_file(main, default_timeout=180)
+    at.query_params.update({"page": "watch", "game": SLUG})
     at.run()
-    assert not at.exception, at.exception
-    assert at.selectbox(key="watch-agent").value == f"hub:{REPO}"
+    assert not at.exception and at.selectbox(key="watch-game").value == SLUG
+    at.text_input(key=f"pull-repo-{SLUG}").set_value(REPO)
+    at = at.button(key=f"pull-{SLUG}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key=f"watch-agent-{SLUG}").value == f"hub:{REPO}"
     at = at.radio(key="watch-source").set_value("Fresh episode").run()
     assert not at.exception
-    assert "The agent from hub" in "\n".join(c.value for c in at.caption)
+    commit = hub.commits(REPO)[0]
+    assert f"The agent from hub {REPO}@{commit[:7]} plays seed 0" in "\n".join(c.value for c in at.caption)
     assert {"Action", "Value estimate V(s)"} <= {m.label for m in at.metric}
+
+    at = AppTest.from_file(main, default_timeout=180).run()
+    assert not at.exception
+    texts = "\n".join(str(e.value) for kind in ("markdown", "caption") for e in getattr(at, kind))
+    assert f"hub {REPO}@{commit[:7]}" in texts and "bundled · " in texts
+
+    # a wrong repo id in the box is an error message, not a traceback
+    at = AppTest.from_file(main, default_timeout=180)
+    at.query_params.update({"page": "watch", "game": SLUG})
+    at.run()
+    at.text_input(key=f"pull-repo-{SLUG}").set_value("nobody/nothing")
+    at = at.button(key=f"pull-{SLUG}").click().run()
+    assert not at.exception and "nobody/nothing" in at.error[0].value
 
 
 def test_tampered_after_download_fails_its_checksum(hub, olah, published, home):
