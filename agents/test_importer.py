@@ -224,3 +224,43 @@ def test_spaces_of_another_game_are_named(sb3_zip, tmp_path):
                                                     r"Box\(shape=\(8,\)\)"):
         import_checkpoint(sb3_zip, "lunarlander", out=tmp_path / "b", register=False)
     assert not (tmp_path / "b").exists()
+
+
+def test_zoo_run_imports_through_the_cli_and_plays_in_the_app(zoo_run, tmp_path, monkeypatch):
+    """`playground import <zoo run> --game cartpole --trust-pickle`: a clean exit, the warning, and the app
+    lists the agent as imported and external, shows its evidence and plays it."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT, run_cli
+
+    env = {"PLAYGROUND_DATA": str(tmp_path / "data"), "PLAYGROUND_CACHE": str(tmp_path / "cache")}
+    refused = run_cli("import", zoo_run[0], "--game", "cartpole", "--episodes", 2, env=env)
+    assert refused.returncode == 2 and "--trust-pickle" in refused.stderr and "Traceback" not in refused.stderr
+    wrong = run_cli("import", zoo_run[0], "--game", "pendulum", "--trust-pickle", env=env)
+    assert wrong.returncode == 2 and "Pendulum (Pendulum-v1) has Box(shape=(3,))" in wrong.stderr
+    out = run_cli("import", zoo_run[0], "--game", "cartpole", "--trust-pickle", "--episodes", 3, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "warning: --trust-pickle" in out.stderr and EXTERNAL in out.stdout
+    (entry,) = json.loads((tmp_path / "data" / "agents.json").read_text())["agents"]
+    assert entry["source"] == "imported from CartPole-v1_1" and entry["game"] == "cartpole"
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    main = str(ROOT / "playground" / "main.py")
+    at = AppTest.from_file(main, default_timeout=180).run()
+    assert not at.exception
+    texts = "\n".join(str(e.value) for kind in ("markdown", "caption") for e in getattr(at, kind))
+    assert "imported from CartPole-v1_1" in texts and EXTERNAL in texts
+
+    at = AppTest.from_file(main, default_timeout=180)
+    at.query_params.update({"page": "evidence", "game": "cartpole", "agent": entry["id"]})
+    at.run()
+    assert not at.exception and any(EXTERNAL in w.value for w in at.warning)
+    at = at.button(key="verify").click().run()
+    assert any("checks passed" in s.value for s in at.success), [e.value for e in at.error]
+
+    at = AppTest.from_file(main, default_timeout=180)
+    at.query_params.update({"page": "watch", "game": "cartpole", "agent": entry["id"]})
+    at.run()
+    assert not at.exception and at.selectbox(key="watch-agent-cartpole").value == entry["id"]
+    assert {"Action", "Value estimate V(s)"} <= {m.label for m in at.metric}

@@ -151,7 +151,7 @@ def cmd_table(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="playground", description="PPO Playground: train, evaluate and verify PPO agents.")
+    p = argparse.ArgumentParser(prog="playground", description="PPO Playground: train, evaluate and verify PPO agents; publish, pull and import them.")
     sub = p.add_subparsers(dest="cmd", metavar="command", required=True)
 
     s = sub.add_parser("games", help="list the game catalog")
