@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from agents.bundle import MANIFEST, Bundle, sha256_file
 from agents.errors import BundleError, HubError
-from envs import GameSpec, get_spec
+from envs import GameSpec
 
 REPLAY_VIDEO = "replay.mp4"
 _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
@@ -126,11 +126,11 @@ def publish(bundle_ref: str | Path, repo: str, endpoint: str | None = None, priv
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
-    plan = plan_publish(bundle_ref, repo, endpoint)
     token = get_token()
     if not token:
         raise HubError("no Hugging Face token: log in with `hf auth login` or set HF_TOKEN (a token with write "
                        "access to the repo's owner); nothing was published")
+    plan = plan_publish(bundle_ref, repo, endpoint)
     api = HfApi(endpoint=plan.endpoint, token=token)
     where = f"{plan.repo_id} on {plan.endpoint}"
     step = "encode the replay video"

@@ -236,8 +236,6 @@ def test_zoo_run_imports_through_the_cli_and_plays_in_the_app(zoo_run, tmp_path,
     env = {"PLAYGROUND_DATA": str(tmp_path / "data"), "PLAYGROUND_CACHE": str(tmp_path / "cache")}
     refused = run_cli("import", zoo_run[0], "--game", "cartpole", "--episodes", 2, env=env)
     assert refused.returncode == 2 and "--trust-pickle" in refused.stderr and "Traceback" not in refused.stderr
-    wrong = run_cli("import", zoo_run[0], "--game", "pendulum", "--trust-pickle", env=env)
-    assert wrong.returncode == 2 and "Pendulum (Pendulum-v1) has Box(shape=(3,))" in wrong.stderr
     out = run_cli("import", zoo_run[0], "--game", "cartpole", "--trust-pickle", "--episodes", 3, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "warning: --trust-pickle" in out.stderr and EXTERNAL in out.stdout
