@@ -357,8 +357,11 @@ def _hyperparameters(data: dict[str, Any], zoo: dict[str, Any] | None) -> dict[s
     """config.yml of the bundle: the Zoo's hyperparameters as written (strings stay strings), else the
     plain values in the checkpoint's data."""
     def plain(v):
-        return v if isinstance(v, (int, float, str, bool, type(None))) or (
-            isinstance(v, (list, dict)) and json.dumps(v, default=lambda _: None) is not None) else str(v)
+        try:
+            yaml.safe_dump(v)
+            return v
+        except yaml.YAMLError:  # e.g. a placeholder-free object from an exotic tag: keep its text only
+            return str(v)
 
     if zoo:
         return {str(k): plain(v) for k, v in zoo.items()}
