@@ -186,6 +186,17 @@ def _manifest_files(manifest: Any, repo_id: str) -> list[str]:
     return sorted(files)
 
 
+def _open_verified(folder: Path) -> Bundle:
+    """The bundle, once every check of ``playground verify`` passed: checksums first (when it is opened),
+    then the policy loads without unpickling, the evaluation is consistent and every replay re-simulates."""
+    bundle = Bundle.open(folder)
+    failed = [c for c in bundle.verify() if not c["ok"]]
+    if failed:
+        raise BundleError(f"{failed[0]['check']}: {failed[0]['detail']}"
+                          + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
+    return bundle
+
+
 def pull(repo: str, revision: str | None = None, endpoint: str | None = None,
          log: Callable[[str], None] = lambda _: None):
     """Download a published bundle into huggingface_hub's cache, verify it, and register it.
@@ -239,8 +250,7 @@ def pull(repo: str, revision: str | None = None, endpoint: str | None = None,
     snapshot = download(commit, files + [MANIFEST])
 
     try:
-        bundle = Bundle.open(snapshot)
-        bundle.policy()
+        bundle = _open_verified(snapshot)
     except BundleError as exc:
         if offline:
             raise HubError(f"the cached copy of {at} fails its checks ({exc}); it was not added. Pull it again "
@@ -248,8 +258,7 @@ def pull(repo: str, revision: str | None = None, endpoint: str | None = None,
         log("the cached copy fails its checks; downloading it afresh")
         snapshot = download(commit, files + [MANIFEST], force=True)
         try:
-            bundle = Bundle.open(snapshot)
-            bundle.policy()
+            bundle = _open_verified(snapshot)
         except BundleError as exc2:
             raise HubError(f"{at} (commit {commit[:12]}) fails its checks, so it was not added: {exc2}") from None
     entry = registry.add(f"hub:{repo_id}", bundle.spec.slug, snapshot, f"hub {repo_id}@{commit[:7]}",

@@ -109,7 +109,8 @@ def cmd_pull(args) -> int:
     s = bundle.eval_summary()
     print(f"pulled {entry.source}: {bundle.spec.name} ({bundle.spec.env_id}), {bundle.origin}; "
           f"mean {s['mean']:.2f} +/- {s['std']:.2f} over {s['episodes']} episodes")
-    print(f"every checksum verified; the files are in {bundle.path}")
+    print(f"every checksum verified, the policy loads and its {len(bundle.replay_names())} replays re-simulate; "
+          f"the files are in {bundle.path}")
     print(f"the app lists it with the {bundle.spec.slug} agents; re-run its replays with: playground verify {bundle.path}")
     return 0
 
