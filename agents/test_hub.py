@@ -8,7 +8,6 @@ app plays the pulled agent.
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import pytest
 
 from agents.bundle import MANIFEST, Bundle
 from agents.errors import BundleError
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT
 from tests.hub_server import FakeHub
 
 SENTINEL = "hf_SENTINELtokenDoNotLeak0123456789"
