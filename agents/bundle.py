@@ -115,6 +115,15 @@ class Bundle:
 
     # --- reading -----------------------------------------------------------------------------------
 
+    @property
+    def origin(self) -> str:
+        """``trained here`` (evidence of every training seed) or ``external — not reproduced here`` (imported)."""
+        return self.manifest.get("origin", "trained here")
+
+    @property
+    def is_external(self) -> bool:
+        return self.origin.startswith("external")
+
     def policy(self) -> LoadedPolicy:
         if self._policy is None:
             self._policy = load_policy(self.path)
@@ -329,6 +338,56 @@ def _pick_seed(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     return best, reason
 
 
+def write_evaluation(tmp: Path, spec: GameSpec, out_dir: Path, episodes: int | None = None,
+                     replays: int = 5) -> dict[str, Any]:
+    """Evaluate the policy in ``tmp`` with the game's protocol: ``evidence/eval.json``, the replays and
+    ``results.json`` (huggingface_sb3's shape). Returns the evaluation."""
+    (tmp / "evidence" / "replays").mkdir(parents=True, exist_ok=True)
+    policy = load_policy(tmp)
+    result = evaluate_policy_on_spec(spec, policy, episodes, record=True)
+    eps: list[Episode] = result.pop("_episodes")
+    result["policy_sha256"] = sha256_file(tmp / "policy.safetensors")
+    result["command"] = f"playground evaluate {out_dir}"
+    result["evaluated_at"] = now_iso()
+    (tmp / "evidence" / "eval.json").write_text(json.dumps(result, indent=1) + "\n")
+
+    order = sorted(range(len(eps)), key=lambda i: (eps[i].ret, -i))
+    picks = {"worst": order[0], "best": order[-1], "median": order[len(order) // 2]}
+    for i in range(len(eps)):
+        if len(picks) >= replays:
+            break
+        if i not in picks.values():
+            picks[f"episode{i:03d}"] = i
+    for label, i in picks.items():
+        rec = replay_record(spec, eps[i], label, spec.eval.deterministic)
+        (tmp / "evidence" / "replays" / f"{label}.json").write_text(json.dumps(rec) + "\n")
+
+    summary = result["summary"]
+    results = {"mean_reward": summary["mean"], "std_reward": summary["std"], "is_deterministic": spec.eval.deterministic,
+               "n_eval_episodes": summary["episodes"], "eval_datetime": result["evaluated_at"]}
+    (tmp / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    return result
+
+
+def file_checksums(folder: Path) -> dict[str, str]:
+    """The manifest's ``files``: sha256 of every file under ``folder`` but the manifest itself."""
+    return {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*"))
+            if p.is_file() and str(p.relative_to(folder)) != MANIFEST}
+
+
+def install_bundle(tmp: Path, out_dir: Path) -> None:
+    """Move a finished bundle from ``tmp`` to ``out_dir``, replacing an old one only once the new one is complete."""
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(out_dir, old)
+        os.rename(tmp, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(tmp, out_dir)
+
+
 def build_bundle(game: str, run_dirs: list[Path], out: str | Path | None = None, command: str | None = None,
                  replays: int = 5, episodes: int | None = None) -> Path:
     """Assemble ``models/<game>`` from finished runs: ship the best seed, evaluate it, record replays."""
@@ -373,29 +432,7 @@ def build_bundle(game: str, run_dirs: list[Path], out: str | Path | None = None,
     (tmp / "evidence" / "health.json").write_text(json.dumps(health, indent=1) + "\n")
 
     # final evaluation of the shipped policy, loaded back the way the app loads it
-    policy = load_policy(tmp)
-    result = evaluate_policy_on_spec(spec, policy, episodes, record=True)
-    eps: list[Episode] = result.pop("_episodes")
-    result["policy_sha256"] = sha256_file(tmp / "policy.safetensors")
-    result["command"] = f"playground evaluate {out_dir}"
-    result["evaluated_at"] = now_iso()
-    (tmp / "evidence" / "eval.json").write_text(json.dumps(result, indent=1) + "\n")
-
-    order = sorted(range(len(eps)), key=lambda i: (eps[i].ret, -i))
-    picks = {"worst": order[0], "best": order[-1], "median": order[len(order) // 2]}
-    for i in range(len(eps)):
-        if len(picks) >= replays:
-            break
-        if i not in picks.values():
-            picks[f"episode{i:03d}"] = i
-    for label, i in picks.items():
-        rec = replay_record(spec, eps[i], label, spec.eval.deterministic)
-        (tmp / "evidence" / "replays" / f"{label}.json").write_text(json.dumps(rec) + "\n")
-
-    summary = result["summary"]
-    results = {"mean_reward": summary["mean"], "std_reward": summary["std"], "is_deterministic": spec.eval.deterministic,
-               "n_eval_episodes": summary["episodes"], "eval_datetime": result["evaluated_at"]}
-    (tmp / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    result = write_evaluation(tmp, spec, out_dir, episodes, replays)
 
     manifest = {
         "format": "ppo-playground/bundle@1",
@@ -417,18 +454,10 @@ def build_bundle(game: str, run_dirs: list[Path], out: str | Path | None = None,
         "python_executable": sys.executable.split("/")[-1],
     }
     (tmp / "README.md").write_text(model_card(spec, manifest, result, health, (tmp / "config.yml").read_text()))
-    manifest["files"] = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+    manifest["files"] = file_checksums(tmp)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
 
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.rename(out_dir, old)
-        os.rename(tmp, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(tmp, out_dir)
+    install_bundle(tmp, out_dir)
     return out_dir
 
 

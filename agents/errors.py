@@ -13,3 +13,11 @@ class ResumeError(PlaygroundError):
 
 class BundleError(PlaygroundError):
     """A bundle that is missing, corrupt, tampered with, or fails verification."""
+
+
+class ImportCheckpointError(PlaygroundError):
+    """An external SB3 checkpoint that cannot be turned into a bundle safely (or at all)."""
+
+
+class HubError(PlaygroundError):
+    """Publishing to or pulling from a Hugging Face Hub failed; the message says which step."""

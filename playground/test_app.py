@@ -15,6 +15,7 @@ BUNDLED = sorted(p.name for p in models_dir().iterdir() if (p / "evidence" / "ma
 @pytest.fixture(autouse=True)
 def _no_warmup(monkeypatch, tmp_path):
     monkeypatch.setenv("PLAYGROUND_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PLAYGROUND_DATA", str(tmp_path / "data"))  # no pulled or imported agents of the user's
 
 
 def run(page=None, game=None, **extra):

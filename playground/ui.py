@@ -5,11 +5,13 @@ picker. No RL here: everything comes from ``agents`` and ``envs``.
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from agents import registry
 from agents.bundle import Bundle, models_dir
 from agents.watch import Trajectory, cached_trajectory, first_frame, fresh_episode, replay_video
 from envs import GAMES, GameSpec, PlaygroundError, get_spec
@@ -21,11 +23,29 @@ def models() -> str:
     return str(models_dir())
 
 
+@dataclass(frozen=True)
+class Agent:
+    """One agent of a game the app can show: the bundled one, or one pulled from a Hub or imported."""
+
+    key: str
+    """``bundled``, or the registry id (``hub:ORG/NAME``, ``import:<folder>``); the URL's ``agent``"""
+    path: str
+    source: str
+    """``bundled``, ``hub ORG/NAME@1a2b3c4`` or ``imported from <file>``"""
+
+
+def agents(slug: str) -> list[Agent]:
+    """The game's agents: the bundled one first (even when broken, so its error is shown), then the others."""
+    out = []
+    path = Path(models()) / slug
+    if path.exists():
+        out.append(Agent("bundled", str(path), "bundled"))
+    return out + [Agent(e.id, e.path, e.source) for e in registry.for_game(slug)]
+
+
 @st.cache_resource(show_spinner=False)
-def _bundle(models_path: str, slug: str) -> tuple[Bundle | None, str | None]:
-    path = Path(models_path) / slug
-    if not (path / "evidence" / "manifest.json").exists() and not path.exists():
-        return None, None
+def bundle_at(path: str) -> tuple[Bundle | None, str | None]:
+    """(bundle, None) or (None, why it cannot be used); the checksums are verified when it is opened."""
     try:
         return Bundle.open(path), None
     except PlaygroundError as exc:
@@ -33,18 +53,20 @@ def _bundle(models_path: str, slug: str) -> tuple[Bundle | None, str | None]:
 
 
 def bundle(slug: str) -> tuple[Bundle | None, str | None]:
-    """(bundle, None), (None, why it cannot be used), or (None, None) when the game has no agent."""
-    return _bundle(models(), slug)
+    """The bundled agent: (bundle, None), (None, why it cannot be used), or (None, None) when there is none."""
+    path = Path(models()) / slug
+    if not path.exists():
+        return None, None
+    return bundle_at(str(path))
 
 
 @st.cache_resource(show_spinner="Loading the policy…")
-def _policy(models_path: str, slug: str):
-    b, _ = _bundle(models_path, slug)
-    return b.policy()
+def policy_at(path: str):
+    return bundle_at(path)[0].policy()
 
 
 def policy(slug: str):
-    return _policy(models(), slug)
+    return policy_at(str(Path(models()) / slug))
 
 
 def jpeg_uri(jpeg: bytes) -> str:
@@ -64,35 +86,35 @@ def thumbnail(slug: str) -> str:
 
 
 @st.cache_data(show_spinner=False)
-def diagnostics(models_path: str, slug: str) -> pd.DataFrame:
+def diagnostics(path: str) -> pd.DataFrame:
     """Every training seed's diagnostics rows, with a ``seed`` column."""
-    b, _ = _bundle(models_path, slug)
+    b, _ = bundle_at(path)
     frames = [pd.DataFrame(b.diagnostics(s)).assign(seed=str(s)) for s in b.training_seeds()]
     return pd.concat(frames, ignore_index=True)
 
 
 @st.cache_data(show_spinner=False)
-def periodic_evals(models_path: str, slug: str) -> pd.DataFrame:
-    b, _ = _bundle(models_path, slug)
+def periodic_evals(path: str) -> pd.DataFrame:
+    b, _ = bundle_at(path)
     frames = [pd.DataFrame(b.periodic_evals(s)).assign(seed=str(s)) for s in b.training_seeds()]
     return pd.concat(frames, ignore_index=True)
 
 
 @st.cache_resource(show_spinner="Re-simulating the replay…", max_entries=32)
-def recorded_trajectory(models_path: str, slug: str, name: str) -> tuple[Trajectory, bytes]:
-    b, _ = _bundle(models_path, slug)
+def recorded_trajectory(path: str, name: str) -> tuple[Trajectory, bytes]:
+    b, _ = bundle_at(path)
     rep = b.replay(name)
-    t = cached_trajectory(b.spec, rep, _policy(models_path, slug), b.manifest["files"]["policy.safetensors"])
+    t = cached_trajectory(b.spec, rep, policy_at(path), b.manifest["files"]["policy.safetensors"])
     return t, replay_video(b.spec, rep, t.frames)
 
 
 @st.cache_resource(show_spinner="Playing a fresh episode…", max_entries=32)
-def fresh_trajectory(models_path: str, slug: str, seed: int, with_agent: bool) -> tuple[Trajectory, bytes, dict]:
-    """A new episode on ``seed``, cached per (game, seed): the agent's, or a random policy's."""
+def fresh_trajectory(path: str, slug: str, seed: int, with_agent: bool) -> tuple[Trajectory, bytes, dict]:
+    """A new episode on ``seed``, cached per (agent, seed): the agent's at ``path``, or a random policy's."""
     spec = get_spec(slug)
-    pol = _policy(models_path, slug) if with_agent else None
+    pol = policy_at(path) if with_agent else None
     rep = fresh_episode(spec, seed, pol)
-    pid = _bundle(models_path, slug)[0].manifest["files"]["policy.safetensors"] if with_agent else "random"
+    pid = bundle_at(path)[0].manifest["files"]["policy.safetensors"] if with_agent else "random"
     t = cached_trajectory(spec, rep, pol, pid)
     return t, replay_video(spec, rep, t.frames), rep
 
@@ -115,7 +137,7 @@ def pick_game(key: str, only_bundled: bool = False) -> GameSpec | None:
     if from_url is None and st.query_params.get("game"):
         return None  # unknown game: the caller shows the gallery
     # "bundled" includes broken bundles, so that their error is shown rather than another game
-    slugs = [s for s in GAMES if not only_bundled or any(bundle(s))] or list(GAMES)
+    slugs = [s for s in GAMES if not only_bundled or agents(s)] or list(GAMES)
     default = from_url.slug if from_url and from_url.slug in slugs else slugs[0]
     slug = st.selectbox("Game", slugs, index=slugs.index(default), key=key,
                         format_func=lambda s: f"{GAMES[s].name} · {GAMES[s].env_id}")
@@ -140,14 +162,69 @@ def to_gallery() -> None:
     st.switch_page("views/gallery.py", query_params={"game": st.query_params.get("game", "")})
 
 
-def game_and_bundle(key: str, only_bundled: bool = False) -> tuple[GameSpec, Bundle | None]:
-    """A page's prologue: the picked game and its bundle (None when it has no agent). An unknown game
-    goes to the gallery; a broken bundle shows its error and stops the page."""
+def pick_agent(spec: GameSpec, key: str) -> Agent | None:
+    """The game's agent named in the URL (``?agent=hub:ORG/NAME``; the bundled one by default), with a
+    picker when there is more than one; the URL follows the choice."""
+    options = agents(spec.slug)
+    if not options:
+        return None
+    keys = [a.key for a in options]
+    wanted = st.query_params.get("agent") or keys[0]
+    if wanted not in keys:
+        st.warning(f"{spec.name} has no agent {wanted!r}; showing {options[0].source}.")
+        wanted = keys[0]
+    choice = wanted
+    if len(options) > 1:
+        labels = {a.key: a.source for a in options}
+        choice = st.selectbox("Agent", keys, index=keys.index(wanted), key=f"{key}-{spec.slug}",
+                              format_func=labels.get)
+    if choice == "bundled" and "agent" in st.query_params:
+        del st.query_params["agent"]
+    elif choice != "bundled" and st.query_params.get("agent") != choice:
+        st.query_params["agent"] = choice
+    return options[keys.index(choice)]
+
+
+def game_and_agent(key: str, agent_key: str, only_bundled: bool = False) -> tuple[GameSpec, Agent | None, Bundle | None]:
+    """A page's prologue: the picked game, its picked agent and that agent's bundle (None when the game has
+    no agent). An unknown game goes to the gallery; a broken bundle shows its error and stops the page."""
     spec = pick_game(key, only_bundled)
     if spec is None:
         to_gallery()
-    b, error = bundle(spec.slug)
+    agent = pick_agent(spec, agent_key)
+    if agent is None:
+        return spec, None, None
+    b, error = bundle_at(agent.path)
     if error:
-        st.error(f"This game's agent cannot be used: {error}")
+        st.error(f"This game's agent ({agent.source}) cannot be used: {error}")
         st.stop()
+    return spec, agent, b
+
+
+def game_and_bundle(key: str, only_bundled: bool = False) -> tuple[GameSpec, Bundle | None]:
+    spec, _, b = game_and_agent(key, key.replace("-game", "-agent"), only_bundled)
     return spec, b
+
+
+def pull_box(spec: GameSpec) -> None:
+    """A box to pull an agent by repo id: downloaded into huggingface_hub's cache, every checksum verified,
+    then listed with the game's agents."""
+    from agents.hub import default_repo_name, pull
+
+    with st.expander("Pull an agent from the Hugging Face Hub"):
+        repo = st.text_input("Repo id", key=f"pull-repo-{spec.slug}", placeholder=f"ORG/{default_repo_name(spec)}")
+        if st.button("Pull and verify", key=f"pull-{spec.slug}") and repo.strip():
+            try:
+                with st.spinner(f"Pulling {repo.strip()} and verifying every checksum…"):
+                    b, entry = pull(repo.strip())
+            except PlaygroundError as exc:
+                st.error(str(exc))
+                return
+            if entry.game != spec.slug:
+                st.warning(f"{entry.source} plays {b.spec.name}, not {spec.name}: it is listed on that game's pages.")
+                return
+            st.query_params["agent"] = entry.id
+            st.rerun()
+        st.caption("Downloads the bundle's files into huggingface_hub's cache (HF_ENDPOINT, HF_HUB_OFFLINE apply) "
+                   "and verifies every checksum in its manifest before it can be used. `playground pull ORG/NAME` "
+                   "does the same from the command line.")

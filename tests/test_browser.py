@@ -46,7 +46,8 @@ def free_port() -> int:
 def app_url(tmp_path_factory):
     """`streamlit run playground/app.py` (what `make play` runs) in a subprocess on a free port."""
     port = free_port()
-    env = {**os.environ, "PLAYGROUND_CACHE": str(tmp_path_factory.mktemp("cache"))}
+    env = {**os.environ, "PLAYGROUND_CACHE": str(tmp_path_factory.mktemp("cache")),
+           "PLAYGROUND_DATA": str(tmp_path_factory.mktemp("data"))}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "playground/app.py", "--server.port", str(port),
                              "--server.headless", "true", "--browser.gatherUsageStats", "false"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -20,7 +20,7 @@ def _clean_error(proc, code=2):
 def test_help_lists_subcommands():
     out = run_cli("--help")
     assert out.returncode == 0
-    for cmd in ("train", "bundle", "evaluate", "verify", "games", "table"):
+    for cmd in ("train", "bundle", "evaluate", "verify", "games", "table", "publish", "pull", "import"):
         assert cmd in out.stdout
 
 

@@ -31,49 +31,56 @@ CURVES = [
 ]
 
 st.title("Evidence")
-spec, b = ui.game_and_bundle("evidence-game", only_bundled=True)
+spec, agent, b = ui.game_and_agent("evidence-game", "evidence-agent", only_bundled=True)
 if b is None:
     st.info(f"No agent is bundled for {spec.name} yet, so there is no evidence to show.")
     st.stop()
 
 st.markdown(ui.score_line(b))
 m = b.manifest
-st.caption(f"Ships seed {m['shipped_seed']} of {m['seeds']} — {m['shipped_because']}")
+if b.is_external:
+    src = m["source"]
+    st.warning(f"**{b.origin}.** {agent.source}: an SB3 checkpoint trained elsewhere ({src['kind']} `{src['zip']}`, "
+               f"sha256 `{src['zip_sha256'][:12]}…`, SB3 {src.get('sb3_version') or '?'}). There are no training "
+               "curves and no health verdict; the evaluation below was run here, with the game's protocol.")
+else:
+    st.caption(f"Source: {agent.source} · Ships seed {m['shipped_seed']} of {m['seeds']} — {m['shipped_because']}")
 
 # --- health --------------------------------------------------------------------------------------
-health = b.health()
-st.header("Training curves and health")
-cols = st.columns(len(health["seeds"]))
-for col, (seed, h) in zip(cols, health["seeds"].items()):
-    icon = {"healthy": "🟢", "watch": "🟡", "unhealthy": "🔴"}.get(h["verdict"], "⚪")
-    col.metric(f"seed {seed}{' (shipped)' if int(seed) == m['shipped_seed'] else ''}", f"{icon} {h['verdict']}",
-               h["summary"], delta_color="off")
-with st.expander("Health findings per seed"):
-    rows = [{"seed": seed, "metric": f["metric"], "band": f["band"], "status": f["status"], "finding": f["message"]}
-            for seed, h in health["seeds"].items() for f in h["findings"]]
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
-    st.caption(next(iter(health["seeds"].values()))["rule"])
+health = b.health() if not b.is_external else None
+if health is not None:
+    st.header("Training curves and health")
+    cols = st.columns(len(health["seeds"]))
+    for col, (seed, h) in zip(cols, health["seeds"].items()):
+        icon = {"healthy": "🟢", "watch": "🟡", "unhealthy": "🔴"}.get(h["verdict"], "⚪")
+        col.metric(f"seed {seed}{' (shipped)' if int(seed) == m['shipped_seed'] else ''}", f"{icon} {h['verdict']}",
+                   h["summary"], delta_color="off")
+    with st.expander("Health findings per seed"):
+        rows = [{"seed": seed, "metric": f["metric"], "band": f["band"], "status": f["status"], "finding": f["message"]}
+                for seed, h in health["seeds"].items() for f in h["findings"]]
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        st.caption(next(iter(health["seeds"].values()))["rule"])
 
-diag = ui.diagnostics(ui.models(), spec.slug)
-for i in range(0, len(CURVES), 2):
-    for col, (metric, title, band, note) in zip(st.columns(2), CURVES[i:i + 2]):
-        with col:
-            data = diag[["timesteps", "seed", metric]].dropna()
-            mean = data.groupby("timesteps", as_index=False)[metric].mean()
-            base = alt.Chart(data).mark_line(strokeWidth=1, opacity=0.55).encode(
-                x=alt.X("timesteps:Q", title="timesteps"), y=alt.Y(f"{metric}:Q", title=title),
-                color=alt.Color("seed:N", title="seed"))
-            layers = [base, alt.Chart(mean).mark_line(strokeWidth=2.5, color="black").encode(
-                x="timesteps:Q", y=f"{metric}:Q")]
-            if band:
-                layers.insert(0, alt.Chart(pd.DataFrame({"lo": [band[0]], "hi": [band[1]]})).mark_rect(
-                    opacity=0.15, color="green").encode(y="lo:Q", y2="hi:Q"))
-            if metric == "ep_rew_mean":
-                layers.append(alt.Chart(pd.DataFrame({"y": [spec.solved_threshold]})).mark_rule(
-                    strokeDash=[4, 4], color="green").encode(y="y:Q"))
-            st.altair_chart(alt.layer(*layers).properties(title=title, height=220), width="stretch")
-            st.caption(note + (f" Shaded: the healthy band {band[0]:g}–{band[1]:g}." if band else "")
-                       + " Thin lines: seeds; black: their mean.")
+    diag = ui.diagnostics(str(b.path))
+    for i in range(0, len(CURVES), 2):
+        for col, (metric, title, band, note) in zip(st.columns(2), CURVES[i:i + 2]):
+            with col:
+                data = diag[["timesteps", "seed", metric]].dropna()
+                mean = data.groupby("timesteps", as_index=False)[metric].mean()
+                base = alt.Chart(data).mark_line(strokeWidth=1, opacity=0.55).encode(
+                    x=alt.X("timesteps:Q", title="timesteps"), y=alt.Y(f"{metric}:Q", title=title),
+                    color=alt.Color("seed:N", title="seed"))
+                layers = [base, alt.Chart(mean).mark_line(strokeWidth=2.5, color="black").encode(
+                    x="timesteps:Q", y=f"{metric}:Q")]
+                if band:
+                    layers.insert(0, alt.Chart(pd.DataFrame({"lo": [band[0]], "hi": [band[1]]})).mark_rect(
+                        opacity=0.15, color="green").encode(y="lo:Q", y2="hi:Q"))
+                if metric == "ep_rew_mean":
+                    layers.append(alt.Chart(pd.DataFrame({"y": [spec.solved_threshold]})).mark_rule(
+                        strokeDash=[4, 4], color="green").encode(y="y:Q"))
+                st.altair_chart(alt.layer(*layers).properties(title=title, height=220), width="stretch")
+                st.caption(note + (f" Shaded: the healthy band {band[0]:g}–{band[1]:g}." if band else "")
+                           + " Thin lines: seeds; black: their mean.")
 
 # --- evaluation ----------------------------------------------------------------------------------
 st.header("Evaluation")
@@ -100,17 +107,27 @@ with left:
     config = b.config()
     st.dataframe(pd.DataFrame({"key": list(config), "value": [str(v) for v in config.values()]}), hide_index=True)
     st.header("Reproduce")
-    st.code("\n".join(m["reproduce"] + [m["commands"]["bundle"], f"playground verify {spec.slug}"]), language="bash")
+    if b.is_external:
+        st.caption("Not reproduced here. The command that imported it, and the checks anyone can re-run:")
+        st.code("\n".join([m["commands"]["import"], m["commands"]["verify"]]), language="bash")
+    else:
+        st.code("\n".join(m["reproduce"] + [m["commands"]["bundle"], f"playground verify {spec.slug}"]),
+                language="bash")
 with right:
     st.header("Manifest")
-    wall = {k: v for k, v in m["wall_seconds"].items()}
-    st.markdown(f"Trained {m['started']} → {m['finished']}; wall time per seed (s): {wall}")
-    st.markdown(f"Hardware: {m['hardware'].get('cpu')}, {m['hardware'].get('cores')} cores, "
-                f"{m['hardware'].get('memory_gib')} GiB, GPU: {m['hardware'].get('gpu') or 'none'}")
+    if b.is_external:
+        st.markdown(f"Imported {m['bundled']['finished']} from `{m['source']['path']}`")
+        st.json(m["source"], expanded=False)
+    else:
+        wall = {k: v for k, v in m["wall_seconds"].items()}
+        st.markdown(f"Trained {m['started']} → {m['finished']}; wall time per seed (s): {wall}")
+        st.markdown(f"Hardware: {m['hardware'].get('cpu')}, {m['hardware'].get('cores')} cores, "
+                    f"{m['hardware'].get('memory_gib')} GiB, GPU: {m['hardware'].get('gpu') or 'none'}")
     st.dataframe(pd.DataFrame({"package": list(m["versions"]), "version": list(m["versions"].values())}),
                  hide_index=True)
-    with st.expander("Commands and code"):
-        st.code(yaml.safe_dump({"commands": m["commands"], "code": m["code"]}, sort_keys=False), language="yaml")
+    if not b.is_external:
+        with st.expander("Commands and code"):
+            st.code(yaml.safe_dump({"commands": m["commands"], "code": m["code"]}, sort_keys=False), language="yaml")
 
 st.header("Verify")
 st.caption("Checks every file's sha256 against the manifest, loads the policy without unpickling, "

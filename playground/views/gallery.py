@@ -1,4 +1,5 @@
-"""Gallery: every catalog game as a card, with its agent's score or a note that it has none."""
+"""Gallery: every catalog game as a card, with its agents' scores (bundled, pulled from a Hub, imported) or a
+note that it has none."""
 
 import streamlit as st
 
@@ -28,7 +29,19 @@ for i, (slug, spec) in enumerate(GAMES.items()):
             st.markdown(("✅ **solved**" if s["mean"] >= spec.solved_threshold else "⏳ not solved")
                         + f" · bar {spec.bar.describe()} {'met' if met else 'not met'}")
             st.markdown(ui.score_line(b))
-            st.caption(f"{len(b.training_seeds())} training seeds · health: {b.health()['verdict']}")
+            st.caption(f"bundled · {len(b.training_seeds())} training seeds · health: {b.health()['verdict']}")
+        for agent in ui.agents(slug):
+            if agent.key == "bundled":
+                continue
+            other, why = ui.bundle_at(agent.path)
+            if why:
+                st.error(f"{agent.source} cannot be used: {why}")
+                continue
+            o = other.eval_summary()
+            st.markdown(f"**{agent.source}** · {o['mean']:.2f} ± {o['std']:.2f} over {o['episodes']} episodes")
+            st.caption(other.origin)
+            st.page_link("views/watch.py", label=f"Watch {agent.source}", icon="▶️",
+                         query_params={"game": slug, "agent": agent.key})
         st.write(spec.description)
         a, c, d = st.columns(3)
         a.page_link("views/watch.py", label="Watch", icon="▶️", query_params={"game": slug})

@@ -7,7 +7,7 @@ import streamlit as st
 from playground import ui
 
 st.title("Watch")
-spec, b = ui.game_and_bundle("watch-game")
+spec, agent, b = ui.game_and_agent("watch-game", "watch-agent")
 
 sources = (["Recorded replay"] if b else []) + ["Fresh episode"]
 source = st.radio("Episode", sources, horizontal=True, key="watch-source")
@@ -15,12 +15,15 @@ if source == "Recorded replay":
     names = b.replay_names()
     name = st.selectbox("Replay", names, key="watch-replay",
                         format_func=lambda n: f"{n} — seed {b.replay(n)['seed']}, return {b.replay(n)['return']:.2f}")
-    traj, video = ui.recorded_trajectory(ui.models(), spec.slug, name)
-    st.caption(f"Recorded in the final evaluation; `playground verify {spec.slug}` re-simulates it exactly.")
+    traj, video = ui.recorded_trajectory(str(b.path), name)
+    target = spec.slug if agent.key == "bundled" else b.path
+    st.caption(f"Recorded in the final evaluation; `playground verify {target}` re-simulates it exactly.")
 else:
     seed = int(st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="watch-seed"))
-    traj, video, rep = ui.fresh_trajectory(ui.models(), spec.slug, seed, with_agent=b is not None)
-    st.caption(("The shipped agent" if b else "No agent is bundled: a random policy") + f" plays seed {seed}.")
+    traj, video, rep = ui.fresh_trajectory(str(b.path) if b else "", spec.slug, seed, with_agent=b is not None)
+    who = ("No agent is bundled: a random policy" if b is None else
+           "The shipped agent" if agent.key == "bundled" else f"The agent from {agent.source}")
+    st.caption(who + f" plays seed {seed}.")
 
 st.video(video, format="video/mp4")
 st.markdown(f"**{traj.steps} steps · return {traj.returns[-1]:.2f}**" if traj.steps else "empty episode")
@@ -49,3 +52,5 @@ with right:
                      hide_index=True)
     elif b is None:
         st.caption("A random policy has no probabilities or value estimate.")
+
+ui.pull_box(spec)
