@@ -463,14 +463,13 @@ def build_bundle(game: str, run_dirs: list[Path], out: str | Path | None = None,
 
 # --- model card ----------------------------------------------------------------------------------
 
-def model_card(spec: GameSpec, manifest: dict, result: dict, health: dict, config_text: str) -> str:
-    """README.md with the Hub's metadata (library_name, tags, model-index) and our evidence summary."""
+def card_data(spec: GameSpec, summary: dict):
+    """The Hub's card metadata for a PPO agent: library_name, the RL tags and model-index "mean +/- std"."""
     from huggingface_hub import ModelCardData
     from huggingface_hub.repocard_data import EvalResult
 
-    s = result["summary"]
-    score = f"{s['mean']:.2f} +/- {s['std']:.2f}"
-    data = ModelCardData(
+    score = f"{summary['mean']:.2f} +/- {summary['std']:.2f}"
+    return ModelCardData(
         library_name="stable-baselines3",
         tags=[spec.env_id, "reinforcement-learning", "stable-baselines3", "deep-reinforcement-learning"],
         model_name="PPO",
@@ -478,6 +477,12 @@ def model_card(spec: GameSpec, manifest: dict, result: dict, health: dict, confi
                                  dataset_type=spec.env_id, dataset_name=spec.env_id, metric_type="mean_reward",
                                  metric_name="mean_reward", metric_value=score)],
     )
+
+
+def model_card(spec: GameSpec, manifest: dict, result: dict, health: dict, config_text: str) -> str:
+    """README.md with the Hub's metadata (library_name, tags, model-index) and our evidence summary."""
+    s = result["summary"]
+    data = card_data(spec, s)
     bar = spec.bar
     met = bar.met_by(s["mean"], s["std"])
     ref = spec.reference
@@ -497,7 +502,7 @@ PPO Playground. Every number below comes from the files in `evidence/`; `playgro
 
 | | |
 |---|---|
-| mean ± std over {s['episodes']} episodes | **{score}** |
+| mean ± std over {s['episodes']} episodes | **{s['mean']:.2f} +/- {s['std']:.2f}** |
 | 95 % CI of the mean | {s['ci95'][0]:.2f} … {s['ci95'][1]:.2f} ({s['ci_method']}) |
 | min / max | {s['min']:.2f} / {s['max']:.2f} |
 | policy | {'deterministic' if result['deterministic'] else 'stochastic'}; episode i resets with seed {result['seeds'][0]} + i |

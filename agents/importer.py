@@ -36,7 +36,7 @@ from typing import Any, Callable
 
 import yaml
 
-from agents.bundle import (MANIFEST, file_checksums, install_bundle, package_versions, sha256_file,
+from agents.bundle import (MANIFEST, card_data, file_checksums, install_bundle, package_versions, sha256_file,
                            write_evaluation)
 from agents.errors import ImportCheckpointError
 from agents.policy import _SIMPLE_KWARGS, ACTIVATIONS, FEATURE_EXTRACTORS, Normalizer, export_policy
@@ -376,19 +376,10 @@ def _hyperparameters(data: dict[str, Any], zoo: dict[str, Any] | None) -> dict[s
 
 def external_card(spec: GameSpec, manifest: dict[str, Any], result: dict[str, Any], config: dict[str, Any]) -> str:
     """README.md for an imported agent: the Hub's metadata and what is (and is not) known about it."""
-    from huggingface_hub import ModelCard, ModelCardData
-    from huggingface_hub.repocard_data import EvalResult
+    from huggingface_hub import ModelCard
 
     s = result["summary"]
-    score = f"{s['mean']:.2f} +/- {s['std']:.2f}"
-    data = ModelCardData(
-        library_name="stable-baselines3",
-        tags=[spec.env_id, "reinforcement-learning", "stable-baselines3", "deep-reinforcement-learning"],
-        model_name="PPO",
-        eval_results=[EvalResult(task_type="reinforcement-learning", task_name="reinforcement-learning",
-                                 dataset_type=spec.env_id, dataset_name=spec.env_id, metric_type="mean_reward",
-                                 metric_name="mean_reward", metric_value=score)],
-    )
+    data = card_data(spec, s)
     src = manifest["source"]
     body = f"""
 # PPO agent playing {spec.env_id} ({EXTERNAL})
@@ -401,7 +392,7 @@ health verdict. The evaluation below was run here, with the game's protocol.
 
 | | |
 |---|---|
-| mean ± std over {s['episodes']} episodes | **{score}** |
+| mean ± std over {s['episodes']} episodes | **{s['mean']:.2f} +/- {s['std']:.2f}** |
 | 95 % CI of the mean | {s['ci95'][0]:.2f} … {s['ci95'][1]:.2f} ({s['ci_method']}) |
 | policy | {'deterministic' if result['deterministic'] else 'stochastic'}; episode i resets with seed {result['seeds'][0]} + i |
 | bar ({spec.bar.describe()}) | {'met' if spec.bar.met_by(s['mean'], s['std']) else 'not met'} |
