@@ -296,16 +296,32 @@ def _curve_rows(text: str | None) -> list[dict[str, str]]:
     return [{k: v for k, v in r.items() if k not in CURVE_COLUMNS_IGNORED} for r in csv.DictReader(io.StringIO(text))]
 
 
+def _same_value(x: str | None, y: str | None) -> bool:
+    """Equal text, or equal numbers at float32 precision: SB3 computes in float32, and bundles written
+    before the diagnostics kept SB3's types hold some float32 values as float64 text (0.0018123658373951912
+    for 0.0018123658)."""
+    if x == y:
+        return True
+    try:
+        import numpy as np
+
+        return np.float32(float(x)) == np.float32(float(y))
+    except (TypeError, ValueError):
+        return False
+
+
 def same_curve(a: str | None, b: str | None) -> dict[str, Any]:
     """Whether two diagnostics CSVs agree in every row and column except wall_time and fps."""
     ra, rb = _curve_rows(a), _curve_rows(b)
     for i, (x, y) in enumerate(zip(ra, rb)):
-        if x != y:
-            col = next(k for k in x if x.get(k) != y.get(k))
+        diff = [k for k in x if not _same_value(x.get(k), y.get(k))]
+        if diff:
+            col = diff[0]
             return {"identical": False, "detail": f"first difference at update {i + 1} ({col}: {x.get(col)} vs {y.get(col)})"}
     if len(ra) != len(rb):
         return {"identical": False, "detail": f"{len(ra)} rows against {len(rb)}"}
-    return {"identical": True, "detail": f"all {len(ra)} updates identical (ignoring {', '.join(CURVE_COLUMNS_IGNORED)})"}
+    return {"identical": True, "detail": f"all {len(ra)} updates identical (ignoring {', '.join(CURVE_COLUMNS_IGNORED)}; "
+                                         f"numbers compared at float32 precision)"}
 
 
 def kl_stops(epochs_csv: str | None) -> dict[str, Any] | None:
