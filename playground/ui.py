@@ -151,3 +151,14 @@ def game_and_bundle(key: str, only_bundled: bool = False) -> tuple[GameSpec, Bun
         st.error(f"This game's agent cannot be used: {error}")
         st.stop()
     return spec, b
+
+
+@st.cache_data(show_spinner=False)
+def reproduction_curves(models_path: str, slug: str, report_id: str) -> pd.DataFrame:
+    """Every run of a saved reproduction's training curve, with ``variant`` and ``seed`` columns."""
+    b, _ = _bundle(models_path, slug)
+    report = next(r for r in b.reproductions() if r["id"] == report_id)
+    frames = [pd.DataFrame(b.reproduction_rows(report_id, f"{v['key']}/training-seed{s['seed']}.csv"))
+              .assign(variant=v["name"], seed=str(s["seed"]))
+              for v in report["variants"] for s in v["seeds"] if s["ok"]]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
