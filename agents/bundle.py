@@ -31,6 +31,9 @@ from envs import GameSpec, get_spec, make_env
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REPLAY_FORMAT = "ppo-playground/replay@1"
 MANIFEST = "evidence/manifest.json"
+REPRODUCTIONS = "evidence/reproductions"
+"""reports of re-runs of the training (``playground reproduce``/``ablate``), added after bundling: each
+folder has its own manifest.json with its files' sha256, so adding one leaves the bundle's manifest valid"""
 PACKAGES = ["stable-baselines3", "sb3-contrib", "gymnasium", "ale-py", "box2d", "torch", "numpy", "safetensors",
             "huggingface_hub", "streamlit"]
 
@@ -187,15 +190,80 @@ class Bundle:
                 checks.append({"check": f"sha256 {rel}", "ok": actual == digest,
                                "detail": "matches" if actual == digest else
                                f"{rel} was changed: sha256 {actual[:12]}… but the manifest says {digest[:12]}…"})
-        present = {str(p.relative_to(self.path)) for p in self.path.rglob("*") if p.is_file()}
+        present = {str(p.relative_to(self.path)) for p in self.path.rglob("*") if p.is_file()
+                   and not str(p.relative_to(self.path)).startswith(REPRODUCTIONS + "/")}
         unlisted = sorted(present - set(listed) - {MANIFEST})
         checks.append({"check": "no unlisted files", "ok": not unlisted,
                        "detail": "none" if not unlisted else f"files not in the manifest: {', '.join(unlisted)}"})
         return checks
 
+    # --- reproductions ----------------------------------------------------------------------------
+
+    def reproductions_dir(self) -> Path:
+        return self.path / REPRODUCTIONS
+
+    def reproductions(self) -> list[dict[str, Any]]:
+        """Every saved reproduction or ablation report (report.json plus its ``id``, the folder name), oldest first."""
+        out = []
+        for d in sorted(p for p in self.reproductions_dir().glob("*") if p.is_dir() and not p.name.startswith(".")):
+            try:
+                report = _read_json(d / "report.json", f"reproduction report {d.name}")
+            except BundleError:
+                continue
+            out.append({**report, "id": d.name})
+        return out
+
+    def reproduction_rows(self, report_id: str, rel: str) -> list[dict[str, Any]]:
+        """A CSV inside a reproduction report, e.g. ``clip100/training-seed1.csv``."""
+        path = self.reproductions_dir() / report_id / rel
+        if ".." in Path(report_id).parts or ".." in Path(rel).parts or "/" in report_id:
+            raise BundleError(f"bad reproduction file {report_id}/{rel}")
+        return read_csv_rows(path)
+
+    def add_reproduction(self, name: str, files: dict[str, str | bytes], manifest: dict[str, Any]) -> Path:
+        """Write a reproduction report folder ``<UTC time>-<name>`` atomically, with a manifest.json that
+        holds ``manifest`` and the sha256 of every file."""
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        final = self.reproductions_dir() / f"{stamp}-{name}"
+        tmp = self.reproductions_dir() / f".{stamp}-{name}.writing"
+        shutil.rmtree(tmp, ignore_errors=True)
+        for rel, content in files.items():
+            if ".." in Path(rel).parts or Path(rel).is_absolute() or rel == "manifest.json":
+                raise BundleError(f"bad report file name {rel!r}")
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)
+        digests = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+        (tmp / "manifest.json").write_text(json.dumps({**manifest, "files": digests}, indent=1) + "\n")
+        os.rename(tmp, final)
+        return final
+
+    def check_reproductions(self) -> list[dict[str, Any]]:
+        """Each reproduction folder's files match its own manifest, and none is unlisted."""
+        checks = []
+        for d in sorted(p for p in self.reproductions_dir().glob("*") if p.is_dir() and not p.name.startswith(".")):
+            name = f"reproduction {d.name}"
+            try:
+                listed = _read_json(d / "manifest.json", f"the manifest of {name}")["files"]
+            except (BundleError, KeyError, TypeError) as exc:
+                checks.append({"check": name, "ok": False, "detail": str(exc)})
+                continue
+            bad = []
+            for rel, digest in sorted(listed.items()):
+                p = d / rel
+                if ".." in Path(rel).parts or not p.is_file():
+                    bad.append(f"{rel} is missing")
+                elif sha256_file(p) != digest:
+                    bad.append(f"{rel} was changed")
+            present = {str(p.relative_to(d)) for p in d.rglob("*") if p.is_file()} - {"manifest.json"}
+            bad += [f"{rel} is not in its manifest" for rel in sorted(present - set(listed))]
+            checks.append({"check": f"{name} checksums", "ok": not bad,
+                           "detail": f"{len(listed)} files match" if not bad else "; ".join(bad)})
+        return checks
+
     def verify(self) -> list[dict[str, Any]]:
         """All checks: checksums, policy loads, eval.json consistent, every replay re-simulates exactly."""
-        checks = self.check_files()
+        checks = self.check_files() + self.check_reproductions()
         try:
             self.policy()
             checks.append({"check": "policy loads (safetensors + JSON, no pickle)", "ok": True, "detail": "ok"})

@@ -131,11 +131,14 @@ class DiagnosticsCallback(AfterUpdateCallback):
             "fps": int((self.model.num_timesteps - self.model._num_timesteps_at_start) / seg_elapsed),
             "ep_rew_mean": self._episode_stats[0],
             "ep_len_mean": self._episode_stats[1],
-            "entropy": -logged["train/entropy_loss"],
+            # TRPO (ablations) logs no entropy loss and calls its KL train/kl_divergence_loss
+            "entropy": -logged["train/entropy_loss"] if "train/entropy_loss" in logged else math.nan,
         }
         # values keep the type SB3 logged (np.float32 for some), so the CSV text is what SB3 writes
         for col, key in SB3_KEYS.items():
             row[col] = logged[key] if key in logged else math.nan
+        if "train/approx_kl" not in logged and "train/kl_divergence_loss" in logged:
+            row["approx_kl"] = logged["train/kl_divergence_loss"]
         self.rows.append(row)
         self._csv.writerow({k: ("" if _isnan(v) else v) for k, v in row.items()})
         self._file.flush()
@@ -242,3 +245,55 @@ class CheckpointCallback(AfterUpdateCallback):
     def _on_training_end(self) -> None:
         # the final state is saved by the run itself
         self._seen_updates = self.model._n_updates
+
+
+EPOCH_COLUMNS = ["timesteps", "iteration", "epochs", "grad_steps", "planned_grad_steps", "kl_early_stop"]
+
+
+class EpochsCallback(AfterUpdateCallback):
+    """One row per PPO update: how many epochs and gradient steps it ran, and whether ``target_kl`` stopped it.
+
+    SB3's PPO breaks out of its epoch loop when a minibatch's approx KL exceeds ``1.5 * target_kl`` and
+    says so only on stdout. ``_n_updates`` grows by one per epoch *begun* (SB3 2.9 increments it after
+    the break too), so a stop in the last epoch leaves no trace there. The optimizer's step count does:
+    an update that ran fewer than ``n_epochs * ceil(n_steps * n_envs / batch_size)`` steps was stopped.
+    """
+
+    def __init__(self, csv_path: Path):
+        super().__init__()
+        self.csv_path = Path(csv_path)
+        self._steps = 0
+        self._hook = None
+        self.rows: list[dict] = []
+
+    def _init_callback(self) -> None:
+        super()._init_callback()
+        self._epochs_at = self.model._n_updates
+        self._steps_at = 0
+        self._hook = self.model.policy.optimizer.register_step_post_hook(self._count)
+        if not self.csv_path.exists() or self.csv_path.stat().st_size == 0:
+            with open(self.csv_path, "w", newline="") as f:
+                csv.DictWriter(f, fieldnames=EPOCH_COLUMNS).writeheader()
+
+    def _count(self, *_args) -> None:
+        self._steps += 1
+
+    def planned_grad_steps(self) -> int:
+        m = self.model
+        return m.n_epochs * math.ceil(m.n_steps * m.n_envs / m.batch_size)
+
+    def _on_update_end(self) -> None:
+        m = self.model
+        steps = self._steps - self._steps_at
+        planned = self.planned_grad_steps()
+        row = {"timesteps": m.num_timesteps, "iteration": iteration_of(m), "epochs": m._n_updates - self._epochs_at,
+               "grad_steps": steps, "planned_grad_steps": planned, "kl_early_stop": int(steps < planned)}
+        self._epochs_at, self._steps_at = m._n_updates, self._steps
+        self.rows.append(row)
+        with open(self.csv_path, "a", newline="") as f:
+            csv.DictWriter(f, fieldnames=EPOCH_COLUMNS).writerow(row)
+
+    def _on_training_end(self) -> None:
+        super()._on_training_end()
+        if self._hook is not None:
+            self._hook.remove()

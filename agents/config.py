@@ -18,8 +18,11 @@ from envs import GameSpec
 
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
 
-EXTRA_KEYS = {"n_envs", "n_timesteps", "policy", "policy_kwargs"}
+EXTRA_KEYS = {"algo", "n_envs", "n_timesteps", "policy", "policy_kwargs"}
 """keys that are not PPO constructor arguments but the Zoo keeps beside them"""
+
+ALGOS = {"PPO": "stable_baselines3", "TRPO": "sb3_contrib"}
+"""``algo`` values and the package each comes from; PPO when the key is absent (TRPO is for ablations)"""
 
 _NOT_HYPERPARAMS = {"self", "policy", "env", "tensorboard_log", "verbose", "seed", "device",
                     "_init_setup_model", "stats_window_size"}
@@ -30,10 +33,20 @@ POLICY_KWARGS = {"net_arch", "activation_fn", "ortho_init", "log_std_init", "ful
                  "squash_output", "share_features_extractor", "normalize_images"}
 
 
-def ppo_arguments() -> set[str]:
-    from stable_baselines3 import PPO
+def algo_class(hp: dict[str, Any]):
+    """The SB3 algorithm class the config names (``algo``, default PPO)."""
+    import importlib
 
-    return set(inspect.signature(PPO.__init__).parameters) - _NOT_HYPERPARAMS
+    name = hp.get("algo", "PPO")
+    if name not in ALGOS:
+        raise ConfigError(f"'algo' must be one of {', '.join(ALGOS)}, got {name!r}")
+    return getattr(importlib.import_module(ALGOS[name]), name)
+
+
+def ppo_arguments(algo: str = "PPO") -> set[str]:
+    """The constructor arguments of ``algo`` that a config may set."""
+    cls = algo_class({"algo": algo})
+    return set(inspect.signature(cls.__init__).parameters) - _NOT_HYPERPARAMS
 
 
 def config_path(spec: GameSpec) -> Path:
@@ -65,12 +78,16 @@ def load_config(spec: GameSpec, config_file: str | Path | None = None, overrides
 
 def validate_config(hp: dict[str, Any], source: str = "config") -> None:
     """Reject unknown keys (naming them and the closest known one) and values PPO cannot take."""
-    known = ppo_arguments() | EXTRA_KEYS
+    algo = hp.get("algo", "PPO")
+    if algo not in ALGOS:
+        raise ConfigError(f"'algo' in {source} must be one of {', '.join(ALGOS)}, got {algo!r}")
+    known = ppo_arguments(algo) | EXTRA_KEYS
     for key in hp:
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(f"unknown config key '{key}' in {source}.{hint} "
+            what = "" if algo == "PPO" else f" for {algo}"
+            raise ConfigError(f"unknown config key '{key}'{what} in {source}.{hint} "
                               f"Known keys: {', '.join(sorted(known))}.")
     for key in ("n_envs", "n_timesteps"):
         if key not in hp:
@@ -119,7 +136,7 @@ def policy_kwargs(hp: dict[str, Any]) -> dict[str, Any]:
 
 
 def ppo_kwargs(hp: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments for ``PPO(...)`` from validated hyperparameters."""
+    """Keyword arguments for ``PPO(...)`` (or the ``algo``'s class) from validated hyperparameters."""
     kwargs = {k: v for k, v in hp.items() if k not in EXTRA_KEYS}
     for key in ("learning_rate", "clip_range", "clip_range_vf"):
         if key in kwargs and kwargs[key] is not None:

@@ -5,6 +5,7 @@ A run lives in a folder (default ``runs/<slug>/seed<S>/``)::
     run.json          game, seed, hyperparameters, every command line that worked on it, segments
     config.yml        the hyperparameters as used
     diagnostics.csv   one row per PPO update (agents.callbacks.DIAGNOSTIC_COLUMNS)
+    epochs.csv        PPO only: epochs and gradient steps per update, and whether target_kl stopped it
     eval.csv          the periodic evaluations on fixed seeds
     tb/               TensorBoard events of the diagnostics
     checkpoints/      ckpt-<timesteps>/ (model.zip, normalize.json, state.json) and ``latest``
@@ -24,8 +25,9 @@ from typing import Any
 
 import yaml
 
-from agents.callbacks import (CheckpointCallback, DiagnosticsCallback, PeriodicEvalCallback, iteration_of)
-from agents.config import load_config, ppo_kwargs, validate_config
+from agents.callbacks import (CheckpointCallback, DiagnosticsCallback, EpochsCallback, PeriodicEvalCallback,
+                              iteration_of)
+from agents.config import algo_class, load_config, ppo_kwargs, validate_config
 from agents.errors import ConfigError, ResumeError
 from agents.policy import Normalizer
 from agents.provenance import git_state, hardware, now_iso
@@ -95,7 +97,6 @@ def train(game: str, seed: int, timesteps: int | None = None, config_file: str |
         "stdout", "log", "json"), e.g. to compare it with diagnostics.csv
     """
     import torch
-    from stable_baselines3 import PPO
     from stable_baselines3.common.logger import Logger, configure
 
     spec = get_spec(game)
@@ -135,12 +136,13 @@ def train(game: str, seed: int, timesteps: int | None = None, config_file: str |
     # when anything else runs (OpenMP threads waiting on each other); --threads 2 for a quiet machine
     torch.set_num_threads(threads or 1)
     venv = make_training_env(spec, hp)
+    algo = algo_class(hp)  # PPO; TRPO (sb3-contrib) only for the ablation that compares them
     if state is None:
-        model = PPO(hp.get("policy", "MlpPolicy"), venv, seed=seed, device="cpu", verbose=0, **ppo_kwargs(hp))
+        model = algo(hp.get("policy", "MlpPolicy"), venv, seed=seed, device="cpu", verbose=0, **ppo_kwargs(hp))
         wall_offset = 0.0
         eval_next = None
     else:
-        model = PPO.load(ckpt / "model.zip", env=venv, device="cpu")
+        model = algo.load(ckpt / "model.zip", env=venv, device="cpu")
         if state.get("vecnormalize"):
             restore_vecnormalize(model.get_vec_normalize_env(), state["vecnormalize"])
         model.ep_info_buffer = deque(state["ep_info_buffer"], maxlen=model._stats_window_size)
@@ -150,6 +152,7 @@ def train(game: str, seed: int, timesteps: int | None = None, config_file: str |
         eval_next = state["eval_next_at"]
         _truncate_csv(run_dir / "diagnostics.csv", state["timesteps"])
         _truncate_csv(run_dir / "eval.csv", state["timesteps"])
+        _truncate_csv(run_dir / "epochs.csv", state["timesteps"])
     # SB3's logger still records every value (the diagnostics callback reads them); it writes files only
     # when asked to, since diagnostics.csv and tb/ hold the same numbers
     model.set_logger(configure(str(run_dir / "sb3"), list(sb3_log)) if sb3_log else Logger(folder=None, output_formats=[]))
@@ -187,6 +190,8 @@ def train(game: str, seed: int, timesteps: int | None = None, config_file: str |
                 shutil.rmtree(old, ignore_errors=True)
 
     callbacks = [diag, periodic, CheckpointCallback(save_checkpoint, checkpoint_seconds, checkpoint_every)]
+    if hasattr(model, "n_epochs"):  # PPO's epoch loop, where target_kl can stop an update early
+        callbacks.insert(1, EpochsCallback(run_dir / "epochs.csv"))
     t0 = time.time()
     remaining = total - model.num_timesteps
     if remaining > 0:

@@ -151,6 +151,75 @@ def cmd_table(args) -> int:
     return 0
 
 
+# --- reproduce and ablate (issue 7): re-run a bundle's training, judge it, save the report -------------
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds expects comma-separated integers, got {text!r}") from None
+
+
+def _reproduce_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--seeds", type=_seed_list, metavar="S1,S2,...", help="training seeds to run")
+    s.add_argument("--n-seeds", type=int, metavar="N", help="run N seeds (default 3)")
+    s.add_argument("--timesteps", type=int, help="override the budget (the verdict then says 'not comparable')")
+    s.add_argument("--episodes", type=int, help="final evaluation episodes (default: the bundle's protocol)")
+    s.add_argument("--out", help="folder for the training runs (default runs/reproduce/<game>/<name>-<plan hash>)")
+    s.add_argument("--jobs", type=int, help="parallel local training processes (default and maximum: the core count)")
+    s.add_argument("--ray-address", metavar="auto|HOST:PORT|local",
+                   help="run each training as a Ray task on that cluster (pip install 'ppo-playground[ray]')")
+    s.add_argument("--checkpoint-seconds", type=float, default=60.0, metavar="S", help="checkpoint interval of each run")
+    s.add_argument("--checkpoint-every", type=int, metavar="UPDATES", help="also checkpoint every N PPO updates")
+    s.add_argument("--strict-versions", action="store_true", help="refuse to run when versions differ from the bundle's")
+
+
+def _run_reproduce(args, where, ablation=None) -> int:
+    from agents.reproduce import reproduce
+
+    out = reproduce(where, seeds=args.seeds, n_seeds=args.n_seeds, timesteps=args.timesteps, episodes=args.episodes,
+                    out=args.out, jobs=args.jobs, ray_address=args.ray_address, ablation=ablation,
+                    checkpoint_seconds=args.checkpoint_seconds, checkpoint_every=args.checkpoint_every,
+                    strict_versions=args.strict_versions, command=args.command_line,
+                    say=lambda line: print(line, flush=True))
+    if out["failed"]:
+        print(f"{out['failed']} run(s) failed (listed in the report); run the same command again to retry them",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    return _run_reproduce(args, args.bundle)
+
+
+def cmd_ablate(args) -> int:
+    from agents.ablations import ABLATIONS, get_ablation
+
+    if args.list or not args.name:
+        for a in ABLATIONS.values():
+            print(f"{a.name:12} {a.game:12} {a.title}")
+        return 0
+    ablation = get_ablation(args.name)
+    return _run_reproduce(args, args.bundle or ablation.game, ablation)
+
+
+def _add_reproduce_parsers(sub) -> None:
+    s = sub.add_parser("reproduce", help="re-run a bundle's training from its manifest and judge it")
+    s.add_argument("bundle", help="bundle folder or game slug")
+    _reproduce_args(s)
+    s.set_defaults(func=cmd_reproduce)
+
+    s = sub.add_parser("ablate", help="run an ablation from the PPO texts (--list shows them)")
+    s.add_argument("name", nargs="?", help="ablation name")
+    s.add_argument("--list", action="store_true", help="list the ablations")
+    s.add_argument("--bundle", help="bundle folder to compare with and save the report in (default models/<game>)")
+    _reproduce_args(s)
+    s.set_defaults(func=cmd_ablate)
+
+# --- end reproduce and ablate ---------------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="playground", description="PPO Playground: train, evaluate and verify PPO agents; publish, pull and import them.")
     sub = p.add_subparsers(dest="cmd", metavar="command", required=True)
@@ -221,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--models", default="models")
     s.add_argument("--update", metavar="FILE", help="replace the table between the markers in FILE (README.md)")
     s.set_defaults(func=cmd_table)
+
+    _add_reproduce_parsers(sub)
     return p
 
 

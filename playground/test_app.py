@@ -154,3 +154,41 @@ def test_a_corrupt_manifest_is_an_error_not_a_traceback(tmp_path, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_MODELS", str(models))
     at = run("evidence", BUNDLED[0])
     assert not at.exception and "not valid JSON" in at.error[0].value
+
+
+def test_evidence_page_lists_every_saved_reproduction(tmp_path, monkeypatch):
+    """A reproduction and an ablation report (the real writer, fabricated runs) appear with their verdicts."""
+    import json
+
+    from agents.ablations import get_ablation
+    from agents.matrix import TaskResult
+    from agents.reproduce import build_report, plan_reproduction, version_check
+
+    models = tmp_path / "models"
+    shutil.copytree(models_dir() / "cartpole", models / "cartpole")
+    b = Bundle.open(models / "cartpole")
+    diag = (models / "cartpole" / "evidence" / "training-seed1.csv").read_text()
+    ev = b.eval_result()
+    for ablation in (None, get_ablation("clip-off")):
+        plan = plan_reproduction(b, seeds=[7, 8], out=tmp_path / "w", ablation=ablation)
+        results = {}
+        for key, task in plan.tasks().items():
+            results[key] = TaskResult(key, True, value={
+                "final_eval": ev, "diagnostics_csv": diag, "eval_csv": "timesteps\n", "epochs_csv": None,
+                "timesteps": 100096, "wall_seconds": 30.0, "trained": "trained", "commands": ["x"]}, where={"pid": 1})
+        key = next(iter(results))
+        results[key] = TaskResult(key, False, error="ValueError: boom")
+        report, files = build_report(plan, b, results, version_check(b))
+        b.add_reproduction(plan.name, files, {"test": True})
+    monkeypatch.setenv("PLAYGROUND_MODELS", str(models))
+    at = run("evidence", "cartpole")
+    assert not at.exception
+    assert any(h.value == "Reproductions and ablations" for h in at.header)
+    labels = [e.label for e in at.expander]
+    assert any(lbl.startswith("Reproduction ·") and lbl.endswith("reproduced") for lbl in labels), labels
+    assert any(lbl.startswith("Ablation clip-off ·") for lbl in labels), labels
+    t = text(at)
+    assert "Clipping off (ε = 100) against ε = 0.2" in t and "Verdict: reproduced" in "\n".join(s.value for s in at.success)
+    seeds = next(d.value for d in at.dataframe if "same seed as published" in d.value.columns and len(d.value) == 2)
+    assert list(seeds["seed"]) == [7, 8] and "FAILED: ValueError: boom" in list(seeds["run"])
+    assert all(c["ok"] for c in Bundle.open(models / "cartpole").verify())

@@ -228,3 +228,14 @@ def pull_box(spec: GameSpec) -> None:
         st.caption("Downloads the bundle's files into huggingface_hub's cache (HF_ENDPOINT, HF_HUB_OFFLINE apply) "
                    "and verifies every checksum in its manifest before it can be used. `playground pull ORG/NAME` "
                    "does the same from the command line.")
+
+
+@st.cache_data(show_spinner=False)
+def reproduction_curves(path: str, report_id: str) -> pd.DataFrame:
+    """Every run of a saved reproduction's training curve, with ``variant`` and ``seed`` columns."""
+    b, _ = bundle_at(path)
+    report = next(r for r in b.reproductions() if r["id"] == report_id)
+    frames = [pd.DataFrame(b.reproduction_rows(report_id, f"{v['key']}/training-seed{s['seed']}.csv"))
+              .assign(variant=v["name"], seed=str(s["seed"]))
+              for v in report["variants"] for s in v["seeds"] if s["ok"]]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -129,6 +129,62 @@ with right:
         with st.expander("Commands and code"):
             st.code(yaml.safe_dump({"commands": m["commands"], "code": m["code"]}, sort_keys=False), language="yaml")
 
+# --- reproductions and ablations -----------------------------------------------------------------
+st.header("Reproductions and ablations")
+reports = b.reproductions()
+st.caption("Re-runs of this agent's training from its manifest (`playground reproduce`) and ablations from the PPO "
+           "texts (`playground ablate`), each judged on the IQM of per-seed final scores with a bootstrap CI "
+           "(docs/reproduce.md). Every saved report is listed, newest first.")
+if not reports:
+    st.info(f"No reproduction saved yet. Run `playground reproduce {spec.slug} --n-seeds 3`.")
+published_curves = diag[["timesteps", "seed", "ep_rew_mean"]].dropna().assign(variant="published")
+for r in reversed(reports):
+    label = ("Reproduction" if r["kind"] == "reproduction" else f"Ablation {r['name']}") + \
+        f" · {r['created'][:16].replace('T', ' ')} · {r['verdict']}"
+    with st.expander(label, expanded=r is reports[-1]):
+        if r.get("ablation"):
+            st.markdown(f"**{r['ablation']['title']}.** {r['ablation']['question']}")
+            st.caption(r["ablation"]["source"])
+        good = r["verdict"] == "reproduced" or (r["kind"] == "ablation" and r["verdict"] != "no runs finished")
+        (st.success if good else st.warning)(f"Verdict: {r['verdict']}")
+        st.markdown("\n".join(f"- {x}" for x in r["reasons"]))
+        stats = []
+        for v in r["variants"]:
+            vp = v["vs_published"]
+            if vp:
+                stats.append({"variant": v["name"], "seeds": vp["reproduced"]["runs"],
+                              "IQM": round(vp["reproduced"]["iqm"], 2),
+                              "95 % CI": f"{vp['reproduced']['ci'][0]:.2f} … {vp['reproduced']['ci'][1]:.2f}",
+                              "published IQM": round(vp["published"]["iqm"], 2),
+                              "published CI": f"{vp['published']['ci'][0]:.2f} … {vp['published']['ci'][1]:.2f}",
+                              "band": f"{vp['band']['low']:.2f} … {vp['band']['high']:.2f}",
+                              "vs published": vp["verdict"],
+                              "target_kl stops": (f"{v['kl_stops']['stopped']} of {v['kl_stops']['updates']} updates "
+                                                  f"({v['kl_stops']['share']:.1%})") if v.get("kl_stops") else ""})
+        st.dataframe(pd.DataFrame(stats), hide_index=True, key=f"repro-stats-{r['id']}")
+        seeds = [{"variant": v["name"], "seed": s["seed"],
+                  "final score": round(s["score"], 2) if s["ok"] else None,
+                  "std": round(s["std"], 2) if s["ok"] else None, "episodes": s.get("episodes"),
+                  "timesteps": s.get("timesteps"), "run": s.get("trained") if s["ok"] else f"FAILED: {s['error']}",
+                  "same seed as published": ("identical" if s["same_seed_as_published"]["identical"] else "differs")
+                  if s.get("same_seed_as_published") else ""}
+                 for v in r["variants"] for s in v["seeds"]]
+        st.dataframe(pd.DataFrame(seeds), hide_index=True, key=f"repro-seeds-{r['id']}")
+        curves = ui.reproduction_curves(str(b.path), r["id"])
+        if not curves.empty:
+            runs = pd.concat([published_curves, curves[["timesteps", "seed", "ep_rew_mean", "variant"]].dropna()],
+                             ignore_index=True)
+            runs["run"] = runs["variant"] + " · seed " + runs["seed"]
+            chart = alt.Chart(runs).mark_line(strokeWidth=1.2).encode(
+                x=alt.X("timesteps:Q"), y=alt.Y("ep_rew_mean:Q", title="Episode reward"),
+                color=alt.Color("variant:N", title=None), detail="run:N",
+                strokeDash=alt.condition(alt.datum.variant == "published", alt.value([4, 3]), alt.value([1, 0])))
+            st.altair_chart(chart.properties(height=240), width="stretch")
+            st.caption("Training episode reward of every reproduced run (solid, by variant) over the published "
+                       "seeds' curves (dashed).")
+        st.caption(f"{r['eval_protocol']}. {r['method']}. Published seeds: {r['published']['note']}.")
+        st.code(r["command"] or "", language="bash")
+
 st.header("Verify")
 st.caption("Checks every file's sha256 against the manifest, loads the policy without unpickling, "
            "re-derives the evaluation summary and re-simulates every replay.")
