@@ -135,9 +135,12 @@ reports = b.reproductions()
 st.caption("Re-runs of this agent's training from its manifest (`playground reproduce`) and ablations from the PPO "
            "texts (`playground ablate`), each judged on the IQM of per-seed final scores with a bootstrap CI "
            "(docs/reproduce.md). Every saved report is listed, newest first.")
-if not reports:
+if b.is_external:
+    st.info("An external agent has no training to reproduce here.")
+elif not reports:
     st.info(f"No reproduction saved yet. Run `playground reproduce {spec.slug} --n-seeds 3`.")
-published_curves = diag[["timesteps", "seed", "ep_rew_mean"]].dropna().assign(variant="published")
+published_curves = (ui.diagnostics(str(b.path))[["timesteps", "seed", "ep_rew_mean"]].dropna().assign(variant="published")
+                    if reports else None)
 for r in reversed(reports):
     label = ("Reproduction" if r["kind"] == "reproduction" else f"Ablation {r['name']}") + \
         f" · {r['created'][:16].replace('T', ' ')} · {r['verdict']}"
