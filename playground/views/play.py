@@ -39,8 +39,16 @@ CSS = """
 .ppo-score { font-variant-numeric: tabular-nums; margin-top: .25rem; }
 """
 
-_component = st.components.v2.component(
-    "ppo_play", html=HTML, css=CSS, js=(Path(__file__).resolve().parent.parent / "play_component.js").read_text())
+
+
+@st.cache_resource(show_spinner=False)
+def _play_component():
+    """Registered once per process: registering on every rerun re-reads the JS and logs an overwrite warning."""
+    return st.components.v2.component(
+        "ppo_play", html=HTML, css=CSS, js=(Path(__file__).resolve().parent.parent / "play_component.js").read_text())
+
+
+_component = _play_component()
 
 MODES = {"versus": "Versus: you and the agent, same seed", "solo": "Solo", "watch": "Live watch: the agent alone"}
 
