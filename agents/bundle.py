@@ -456,6 +456,21 @@ def install_bundle(tmp: Path, out_dir: Path) -> None:
         os.rename(tmp, out_dir)
 
 
+def write_sb3_zip_without_optimizer_state(model, dest: Path) -> None:
+    """Save ``model`` as SB3's zip with a freshly built optimizer in place of the trained one.
+
+    SB3's ``save`` always writes ``policy.optimizer.pth`` and ``PPO.load`` refuses a zip without it, so the
+    file cannot simply be left out. A new Adam has no moment estimates (``state`` is empty), so the file is a
+    few hundred bytes instead of twice the weights: for the Atari CNN that keeps the bundle well under 25 MB.
+    ``PPO.load`` works as usual; training on from this zip restarts Adam's moments (the run folder's
+    checkpoints keep the full state for ``playground train --resume``).
+    """
+    policy = model.policy
+    lr = float(model.lr_schedule(1.0)) if callable(model.lr_schedule) else float(model.learning_rate)
+    policy.optimizer = policy.optimizer_class(policy.parameters(), lr=lr, **policy.optimizer_kwargs)
+    model.save(dest)
+
+
 def build_bundle(game: str, run_dirs: list[Path], out: str | Path | None = None, command: str | None = None,
                  replays: int = 5, episodes: int | None = None) -> Path:
     """Assemble ``models/<game>`` from finished runs: ship the best seed, evaluate it, record replays."""
@@ -478,8 +493,11 @@ def build_bundle(game: str, run_dirs: list[Path], out: str | Path | None = None,
 
     # weights: SB3's own zip for PPO.load users, and safetensors + JSON for everything here
     zip_name = f"ppo-{spec.hub_env_id}.zip"
-    shutil.copyfile(best["dir"] / "final" / "model.zip", tmp / zip_name)
     model = PPO.load(best["dir"] / "final" / "model.zip", device="cpu")  # our own run's file, not a download
+    if spec.is_atari:
+        write_sb3_zip_without_optimizer_state(model, tmp / zip_name)
+    else:
+        shutil.copyfile(best["dir"] / "final" / "model.zip", tmp / zip_name)
     norm_state = json.loads((best["dir"] / "final" / "normalize.json").read_text())
     normalizer = None
     if norm_state and norm_state.get("norm_obs"):
@@ -547,6 +565,14 @@ def card_data(spec: GameSpec, summary: dict):
     )
 
 
+def _atari_use_note(spec: GameSpec) -> str:
+    if not spec.is_atari:
+        return ""
+    return (f" on `{spec.env_id}` with {spec.env_kwargs}, SB3's `AtariWrapper` and `VecFrameStack(n_stack="
+            f"{spec.frame_stack})`. The zip carries no optimizer moments (a fresh Adam), which keeps the bundle "
+            "small; training on from it restarts Adam's estimates")
+
+
 def model_card(spec: GameSpec, manifest: dict, result: dict, health: dict, config_text: str) -> str:
     """README.md with the Hub's metadata (library_name, tags, model-index) and our evidence summary."""
     s = result["summary"]
@@ -576,6 +602,7 @@ PPO Playground. Every number below comes from the files in `evidence/`; `playgro
 | policy | {'deterministic' if result['deterministic'] else 'stochastic'}; episode i resets with seed {result['seeds'][0]} + i |
 | bar ({bar.describe()}) | {'met' if met else 'not met'} |
 | solved threshold | {spec.solved_threshold:g} ({spec.solved_source}) |
+| our budget | {manifest['timesteps'][str(manifest['shipped_seed'])]:,} steps (shipped seed) |
 | Zoo reference | {f"{ref.mean:g} ± {ref.std:g} after {ref.timesteps:,} steps ({ref.source})" if ref else "none"} |
 
 ## Training
@@ -604,7 +631,7 @@ playground verify {spec.slug}        # checksums + re-simulate every replay
 playground evaluate {spec.slug}      # re-run the {s['episodes']}-episode evaluation
 ```
 
-With plain SB3: `PPO.load("{f"ppo-{spec.hub_env_id}.zip"}")`{" (observations must be normalised with the statistics in policy.json)" if spec.normalize else ""}.
+With plain SB3: `PPO.load("{f"ppo-{spec.hub_env_id}.zip"}")`{" (observations must be normalised with the statistics in policy.json)" if spec.normalize else ""}{_atari_use_note(spec)}.
 
 ## Reproduce
 
@@ -620,11 +647,16 @@ Versions, hardware and checksums: `evidence/manifest.json`.
 
 # --- gallery table -------------------------------------------------------------------------------
 
+def _zoo(spec: GameSpec) -> str:
+    ref = spec.reference
+    return f"{ref.mean:g} ± {ref.std:g} ({ref.timesteps / 1e6:g}M steps)" if ref else "—"
+
+
 def gallery_table(models: Path | None = None) -> str:
     """The README's table of shipped agents, read from the bundles' evidence."""
     models = models or models_dir()
-    rows = ["| game | bar | score (mean ± std, 95 % CI) | bar met | seeds | training steps | wall time |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| game | bar | score (mean ± std, 95 % CI) | bar met | seeds | training steps | wall time | Zoo reference |",
+            "|---|---|---|---|---|---|---|---|"]
     from envs import GAMES
 
     for slug, spec in GAMES.items():
@@ -638,5 +670,5 @@ def gallery_table(models: Path | None = None) -> str:
         wall = sum(v for v in m["wall_seconds"].values() if v)
         rows.append(f"| {spec.name} (`{spec.env_id}`) | {spec.bar.describe()} | {s['mean']:.2f} ± {s['std']:.2f} "
                     f"({s['ci95'][0]:.2f} … {s['ci95'][1]:.2f}) | {'yes' if spec.bar.met_by(s['mean'], s['std']) else 'no'} "
-                    f"| {len(m['seeds'])} | {steps:,} | {wall / 60:.1f} min ({len(m['seeds'])} seeds) |")
+                    f"| {len(m['seeds'])} | {steps:,} | {wall / 60:.1f} min ({len(m['seeds'])} seeds) | {_zoo(spec)} |")
     return "\n".join(rows)

@@ -222,3 +222,43 @@ def test_every_evaluation_episode_replays_on_a_fresh_env():
         env.reset(seed=ep.seed)
         rewards = [float(env.step(np.asarray(a, dtype=np.float32))[1]) for a in ep.actions]
         assert rewards == ep.rewards, ep.seed
+
+
+# --- Atari -------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pong_bundle(tmp_path_factory):
+    """A tiny Pong run, bundled: the CNN's weights are what makes Atari bundles big."""
+    root = tmp_path_factory.mktemp("pong")
+    run = train("pong", seed=1, timesteps=128, overrides=["n_envs=2", "n_steps=64", "batch_size=64"],
+                out=root / "seed1", threads=1, progress=None)
+    return build_bundle("pong", [run], out=root / "bundle", episodes=2, replays=2)
+
+
+def test_atari_zip_has_no_optimizer_moments_and_still_loads(pong_bundle):
+    import io
+    import zipfile
+
+    import torch
+    from stable_baselines3 import PPO
+
+    bundle = Bundle.open(pong_bundle)
+    assert all(c["ok"] for c in bundle.verify())
+    zip_path = pong_bundle / "ppo-ALE-Pong-v5.zip"
+    with zipfile.ZipFile(zip_path) as z:
+        opt = torch.load(io.BytesIO(z.read("policy.optimizer.pth")), weights_only=True)
+        weights = z.getinfo("policy.pth").file_size
+        assert z.getinfo("policy.optimizer.pth").file_size < 10_000
+    assert opt["state"] == {}, "Adam's moment estimates should not be shipped"
+    # the trained run's own zip carries them: that is what the bundle leaves out
+    run_zip = pong_bundle.parent / "seed1" / "final" / "model.zip"
+    with zipfile.ZipFile(run_zip) as z:
+        assert z.getinfo("policy.optimizer.pth").file_size > weights
+    assert zip_path.stat().st_size < 0.6 * run_zip.stat().st_size
+
+    model = PPO.load(zip_path, device="cpu")  # a file this test just wrote itself
+    obs = _observations("pong", n=20)
+    np.testing.assert_array_equal(bundle.policy().predict(obs, deterministic=True),
+                                  model.predict(obs, deterministic=True)[0])
+    total = sum(p.stat().st_size for p in pong_bundle.rglob("*") if p.is_file())
+    assert total < 25 * 2**20

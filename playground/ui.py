@@ -151,9 +151,11 @@ def score_line(b: Bundle) -> str:
     spec = b.spec
     ref = spec.reference
     met = spec.bar.met_by(s["mean"], s["std"])
+    steps = (b.manifest.get("timesteps") or {}).get(str(b.manifest.get("shipped_seed")))
     return (f"**{s['mean']:.2f} ± {s['std']:.2f}** over {s['episodes']} episodes "
             f"(95 % CI {s['ci95'][0]:.2f} … {s['ci95'][1]:.2f}) · solved threshold {spec.solved_threshold:g} · "
-            + (f"Zoo {ref.mean:g} ± {ref.std:g}" if ref else "no Zoo reference")
+            + (f"trained {steps:,} steps · " if isinstance(steps, int) else "")
+            + (f"Zoo {ref.mean:g} ± {ref.std:g} after {ref.timesteps:,} steps" if ref else "no Zoo reference")
             + f" · bar {spec.bar.describe()}: {'met' if met else 'not met'}")
 
 
