@@ -118,6 +118,24 @@ def launch(game: str, config: str, seed: int, args) -> dict:
     return result
 
 
+def kept_pairs(args, settings: dict, seeds: list[int]) -> dict[int, list[dict]]:
+    """Finished pairs from an earlier, interrupted bench with the same settings: seed -> one result per config."""
+    path = Path(args.json)
+    if not path.exists():
+        return {}
+    try:
+        old = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        sys.exit(f"{path} is not JSON ({exc}); remove it or drop --resume")
+    same = [r for r in old if isinstance(r, dict) and all(r.get(k) == v for k, v in settings.items())]
+    pairs = {}
+    for seed in seeds:
+        pair = [next((r for r in same if r.get("config") == c and r.get("seed") == seed), None) for c in args.config]
+        if all(pair):
+            pairs[seed] = pair
+    return pairs
+
+
 def median_or_inf(values: list[float | None]) -> float:
     return statistics.median([math.inf if v is None else v for v in values])
 
@@ -134,7 +152,10 @@ def main() -> None:
                     help="give up after this many steps (default: each config's own n_timesteps, so its schedules "
                          "are the real ones; a different value stretches or squeezes lin_ schedules)")
     ap.add_argument("--jobs", type=int, default=2, help="runs at once (one torch thread each)")
-    ap.add_argument("--json", help="also write every run's result here")
+    ap.add_argument("--json", help="also write every run's result here, after each pair finishes")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the pairs already in --json (same threshold, evaluation and budget) and run the "
+                         "rest; a pair with a missing half runs again whole, so both halves meet the same load")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -157,12 +178,24 @@ def main() -> None:
           f"every {args.eval_every:,} steps; {limit}; {args.jobs} runs at once\n", flush=True)
 
     # pairs: seed s of every config together, so each config meets the same machine load
-    jobs = [(c, s) for s in range(args.first_seed, args.first_seed + args.seeds) for c in args.config]
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    settings = {"game": spec.slug, "threshold": args.threshold, "eval_every": args.eval_every,
+                "max_steps": args.max_steps}
+    if args.resume and not args.json:
+        ap.error("--resume needs --json (the file that keeps finished pairs)")
+    kept = kept_pairs(args, settings, seeds) if args.resume else {}
+    results = [r for pair in kept.values() for r in pair]
+    for seed in sorted(kept):
+        print(f"  seed {seed}: kept from {args.json}", flush=True)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(lambda job: launch(spec.slug, job[0], job[1], args), jobs))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        for seed in [s for s in seeds if s not in kept]:
+            pair = list(pool.map(lambda c: launch(spec.slug, c, seed, args), args.config))
+            results += [{**r, **settings} for r in pair]
+            if args.json:  # after every pair, so a killed bench keeps what finished
+                tmp = Path(args.json + ".tmp")
+                tmp.write_text(json.dumps(results, indent=1))
+                os.replace(tmp, args.json)
 
     print(f"\n{'config':<30} {'reached':>8} {'median seconds':>15} {'median steps':>13} {'ratio (seconds)':>16} "
           f"{'ratio (steps)':>14}")
