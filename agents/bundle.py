@@ -670,5 +670,5 @@ def gallery_table(models: Path | None = None) -> str:
         wall = sum(v for v in m["wall_seconds"].values() if v)
         rows.append(f"| {spec.name} (`{spec.env_id}`) | {spec.bar.describe()} | {s['mean']:.2f} ± {s['std']:.2f} "
                     f"({s['ci95'][0]:.2f} … {s['ci95'][1]:.2f}) | {'yes' if spec.bar.met_by(s['mean'], s['std']) else 'no'} "
-                    f"| {len(m['seeds'])} | {steps:,} | {wall / 60:.1f} min ({len(m['seeds'])} seeds) | {_zoo(spec)} |")
+                    f"| {len(m['seeds'])} | {steps:,} | {wall / 60:.1f} min ({len(m['seeds'])} seed{'s' if len(m['seeds']) != 1 else ''}) | {_zoo(spec)} |")
     return "\n".join(rows)
