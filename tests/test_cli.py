@@ -63,15 +63,26 @@ def test_shipped_bundle_verifies(slug):
     assert out.stdout.count("re-simulates") >= 5
 
 
+# training seeds the catalog issue asks for (Atari: one, for the budget); CartPole and LunarLander ship 3
+MIN_SEEDS = {"acrobot": 5, "pendulum": 5, "lunarlander-continuous": 3, "bipedalwalker": 2, "pong": 1, "breakout": 1}
+
+
 def test_shipped_bundles_meet_their_bars():
-    """The numbers the README quotes: CartPole mean 500; LunarLander mean − std ≥ 200, on 100 episodes."""
+    """The numbers the README quotes: each bar (e.g. LunarLander mean − std ≥ 200) on 100 episodes, and the
+    seeds trained. A bundle that misses its bar may ship only with the README saying so (see the table)."""
     assert {"cartpole", "lunarlander"} <= set(SHIPPED)
+    readme = (ROOT / "README.md").read_text()
     for slug in SHIPPED:
         ev = json.loads((ROOT / "models" / slug / "evidence" / "eval.json").read_text())
         assert ev["summary"]["episodes"] == 100 and len(set(ev["seeds"])) == 100
-        assert GAMES[slug].bar.met_by(ev["summary"]["mean"], ev["summary"]["std"])
+        spec = GAMES[slug]
+        met = spec.bar.met_by(ev["summary"]["mean"], ev["summary"]["std"])
+        row = next(line for line in readme.splitlines() if line.startswith(f"| {spec.name} (`{spec.env_id}`)"))
+        assert f"| {'yes' if met else 'no'} |" in row, row
+        if slug in ("cartpole", "lunarlander"):
+            assert met
         seeds = json.loads((ROOT / "models" / slug / "evidence" / "manifest.json").read_text())["seeds"]
-        assert len(seeds) >= {"bipedalwalker": 2}.get(slug, 3)
+        assert len(seeds) >= MIN_SEEDS.get(slug, 3)
 
 
 def test_corrupt_bundle(tmp_path):
