@@ -83,7 +83,7 @@ def measure_picks(browser, game: str, warm: bool) -> list[float]:
         proc, url, _ = start_app(cache, warm=warm)
         deadline = time.time() + 600
         while warm and time.time() < deadline and \
-                subprocess.run(["pgrep", "-f", "agents.watch"], capture_output=True).returncode == 0:
+                subprocess.run(["pgrep", "-f", "agents.media.watch"], capture_output=True).returncode == 0:
             time.sleep(1)
         page = browser.new_page()
         try:

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from stable_baselines3 import PPO
 
-from agents.callbacks import CheckpointCallback, DiagnosticsCallback
-from agents.config import load_config, ppo_kwargs
-from agents.train import make_training_env
+from agents.training.callbacks import CheckpointCallback, DiagnosticsCallback
+from agents.training.config import load_config, ppo_kwargs
+from agents.training.train import make_training_env
 from envs import get_spec
 
 

@@ -45,7 +45,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def has_agent(game: str) -> bool:
-    from agents.bundle import models_dir
+    from agents.common.settings import models_dir
 
     return (models_dir() / game / "evidence" / "manifest.json").exists()
 

@@ -49,11 +49,11 @@ def one_run(game: str, config: str, seed: int, threshold: float, eval_every: int
     from stable_baselines3 import PPO
     from stable_baselines3.common.logger import Logger
 
-    from agents.callbacks import AfterUpdateCallback
-    from agents.config import load_config, ppo_kwargs
-    from agents.evaluate import run_episodes, seeds_for
-    from agents.policy import Normalizer
-    from agents.train import make_training_env
+    from agents.training.callbacks import AfterUpdateCallback
+    from agents.training.config import load_config, ppo_kwargs
+    from agents.evaluation.evaluate import run_episodes, seeds_for
+    from agents.policy.network import Normalizer
+    from agents.training.train import make_training_env
     from envs import get_spec
 
     torch.set_num_threads(1)
@@ -164,7 +164,7 @@ def main() -> None:
         print(json.dumps(one_run(args.game, args.one, args.seed, args.threshold, args.eval_every, args.max_steps)))
         return
 
-    from agents.config import load_config
+    from agents.training.config import load_config
     from envs import get_spec
 
     if len(args.config) < 2:

@@ -31,7 +31,7 @@ def make_env(game: GameSpec | str, purpose: Purpose, render_mode: str | None = N
       made without importing SB3 (and torch).
 
     VecNormalize is not applied here: it wraps the vectorised training env, and its statistics travel
-    with the agent (see ``agents.policy``).
+    with the agent (see ``agents.policy.network``).
     """
     spec = get_spec(game) if isinstance(game, str) else game
     if purpose not in PURPOSES:

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from agents.bundle import models_dir
+from agents.common.settings import models_dir, warm_videos
 from playground import live
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app):
     warm = None
-    if os.environ.get("PLAYGROUND_WARM", "1") != "0":
-        warm = subprocess.Popen([sys.executable, "-m", "agents.watch", str(models_dir())],
+    if warm_videos():
+        warm = subprocess.Popen([sys.executable, "-m", "agents.media.watch", str(models_dir())],
                                 cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, preexec_fn=lambda: os.nice(10))
     try:

@@ -24,7 +24,7 @@ def cmd_games(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from agents.train import train
+    from agents.training.train import train
 
     run_dir = train(args.game, seed=args.seed, timesteps=args.timesteps, config_file=args.config,
                     overrides=args.set, out=args.out, resume=args.resume, checkpoint_every=args.checkpoint_every,
@@ -36,7 +36,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_bundle(args) -> int:
-    from agents.bundle import build_bundle
+    from agents.bundle.bundle import build_bundle
 
     out = build_bundle(args.game, [Path(r) for r in args.runs], out=args.out, command=args.command_line,
                        replays=args.replays, episodes=args.episodes)
@@ -45,7 +45,7 @@ def cmd_bundle(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from agents.bundle import Bundle
+    from agents.bundle.bundle import Bundle
 
     bundle = Bundle.open(args.bundle)
     result = bundle.evaluate(episodes=args.episodes)
@@ -67,7 +67,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from agents.bundle import Bundle
+    from agents.bundle.bundle import Bundle
 
     bundle = Bundle.open(args.bundle, check=False)
     report = bundle.verify()
@@ -82,7 +82,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_publish(args) -> int:
-    from agents.hub import REPLAY_VIDEO, plan_publish, publish
+    from agents.hub.client import REPLAY_VIDEO, plan_publish, publish
 
     if args.dry_run:
         plan = plan_publish(args.bundle, args.repo, args.endpoint)
@@ -103,7 +103,7 @@ def cmd_publish(args) -> int:
 
 
 def cmd_pull(args) -> int:
-    from agents.hub import pull
+    from agents.hub.client import pull
 
     bundle, entry = pull(args.repo, revision=args.revision, endpoint=args.endpoint, log=print)
     s = bundle.eval_summary()
@@ -116,11 +116,11 @@ def cmd_pull(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from agents.importer import import_checkpoint
+    from agents.bundle.importer import import_checkpoint
 
     out = import_checkpoint(args.source, args.game, out=args.out, trust_pickle=args.trust_pickle,
                             episodes=args.episodes, replays=args.replays, command=args.command_line)
-    from agents.bundle import Bundle
+    from agents.bundle.bundle import Bundle
 
     s = Bundle.open(out).eval_summary()
     print(f"imported {args.source} as {out} (external — not reproduced here); "
@@ -134,9 +134,9 @@ TABLE_END = "<!-- end table -->"
 
 
 def cmd_table(args) -> int:
-    from agents.bundle import gallery_table
+    from agents.bundle.bundle import gallery_table
 
-    table = gallery_table(Path(args.models))
+    table = gallery_table(Path(args.models) if args.models else None)
     if not args.update:
         print(table)
         return 0
@@ -175,7 +175,7 @@ def _reproduce_args(s: argparse.ArgumentParser) -> None:
 
 
 def _run_reproduce(args, where, ablation=None) -> int:
-    from agents.reproduce import reproduce
+    from agents.experiments.reproduce import reproduce
 
     out = reproduce(where, seeds=args.seeds, n_seeds=args.n_seeds, timesteps=args.timesteps, episodes=args.episodes,
                     out=args.out, jobs=args.jobs, ray_address=args.ray_address, ablation=ablation,
@@ -194,7 +194,7 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_ablate(args) -> int:
-    from agents.ablations import ABLATIONS, get_ablation
+    from agents.experiments.ablations import ABLATIONS, get_ablation
 
     if args.list or not args.name:
         for a in ABLATIONS.values():
@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("table", help="print the README's gallery table from the bundles")
-    s.add_argument("--models", default="models")
+    s.add_argument("--models", help="bundles folder (default $PLAYGROUND_MODELS, else models/ in the repository)")
     s.add_argument("--update", metavar="FILE", help="replace the table between the markers in FILE (README.md)")
     s.set_defaults(func=cmd_table)
 

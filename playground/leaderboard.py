@@ -17,6 +17,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from agents.common.settings import data_dir
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -36,14 +38,14 @@ CREATE INDEX IF NOT EXISTS results_game ON results (game, mode);
 MAX_PLAYER = 40
 
 
-def data_dir() -> Path:
-    d = Path(os.environ.get("PLAYGROUND_DATA") or Path.home() / ".local" / "share" / "ppo-playground")
+def _data_dir() -> Path:
+    d = data_dir()
     d.mkdir(parents=True, exist_ok=True)
     return d
 
 
 def db_path() -> Path:
-    return data_dir() / "playground.sqlite"
+    return _data_dir() / "playground.sqlite"
 
 
 def _connect(path: Path | None = None) -> sqlite3.Connection:

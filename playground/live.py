@@ -35,6 +35,7 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from agents.common import settings
 from envs import GAMES, PlaygroundError, get_spec
 
 PATH = "/api/play"
@@ -45,11 +46,11 @@ FPS_CAP = 60
 
 
 def max_games() -> int:
-    return int(os.environ.get("PLAYGROUND_MAX_GAMES", "8"))
+    return settings.max_games()
 
 
 def idle_seconds() -> float:
-    return float(os.environ.get("PLAYGROUND_IDLE_SECONDS", "120"))
+    return settings.idle_seconds()
 
 
 class _Slots:
@@ -77,14 +78,14 @@ _policy_lock = threading.Lock()
 
 
 def _models() -> Path:
-    from agents.bundle import models_dir
+    from agents.common.settings import models_dir
 
     return models_dir()
 
 
 def agent_policy(slug: str):
     """The bundled agent's policy (safe loader, checksums verified once per process), or None."""
-    from agents.bundle import Bundle
+    from agents.bundle.bundle import Bundle
 
     models = _models()
     key = (str(models), slug)
@@ -139,7 +140,7 @@ class Game:
         self.recorded = False
 
     def start(self, msg: dict[str, Any]) -> dict[str, Any]:
-        from agents.play import MODES, Match
+        from agents.play.match import MODES, Match
         from playground.leaderboard import clean_player
 
         game = msg.get("game")

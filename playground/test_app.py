@@ -5,7 +5,8 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from agents.bundle import Bundle, models_dir
+from agents.bundle.bundle import Bundle
+from agents.common.settings import models_dir
 from envs import GAMES
 
 MAIN = "main.py"
@@ -160,9 +161,9 @@ def test_evidence_page_lists_every_saved_reproduction(tmp_path, monkeypatch):
     """A reproduction and an ablation report (the real writer, fabricated runs) appear with their verdicts."""
     import json
 
-    from agents.ablations import get_ablation
-    from agents.matrix import TaskResult
-    from agents.reproduce import build_report, plan_reproduction, version_check
+    from agents.experiments.ablations import get_ablation
+    from agents.experiments.matrix import TaskResult
+    from agents.experiments.reproduce import build_report, plan_reproduction, version_check
 
     models = tmp_path / "models"
     shutil.copytree(models_dir() / "cartpole", models / "cartpole")

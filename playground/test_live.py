@@ -10,8 +10,9 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from agents.bundle import Bundle, models_dir
-from agents.watch import fresh_episode
+from agents.bundle.bundle import Bundle
+from agents.common.settings import models_dir
+from agents.media.watch import fresh_episode
 from envs import get_spec
 from playground import leaderboard, live
 
@@ -191,7 +192,7 @@ def test_over_the_cap_a_client_is_told_busy(client, monkeypatch):
 
 def test_an_idle_game_is_closed_and_its_envs_released(client, monkeypatch):
     closed = []
-    from agents.play import Match
+    from agents.play.match import Match
 
     original = Match.close
     monkeypatch.setattr(Match, "close", lambda self: (closed.append(self.spec.slug), original(self)))
@@ -204,7 +205,7 @@ def test_an_idle_game_is_closed_and_its_envs_released(client, monkeypatch):
 
 def test_disconnecting_closes_the_envs(client, monkeypatch):
     closed = []
-    from agents.play import Match
+    from agents.play.match import Match
 
     original = Match.close
     monkeypatch.setattr(Match, "close", lambda self: (closed.append(self.mode), original(self)))

@@ -11,9 +11,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from agents import registry
-from agents.bundle import Bundle, models_dir
-from agents.watch import Trajectory, cached_trajectory, first_frame, fresh_episode, replay_video
+from agents.hub import registry
+from agents.bundle.bundle import Bundle
+from agents.common.settings import models_dir
+from agents.media.watch import Trajectory, cached_trajectory, first_frame, fresh_episode, replay_video
 from envs import GAMES, GameSpec, PlaygroundError, get_spec
 
 PAGES = ("gallery", "watch", "evidence", "play")
@@ -211,7 +212,7 @@ def game_and_bundle(key: str, only_bundled: bool = False) -> tuple[GameSpec, Bun
 def pull_box(spec: GameSpec) -> None:
     """A box to pull an agent by repo id: downloaded into huggingface_hub's cache, every checksum verified,
     then listed with the game's agents."""
-    from agents.hub import default_repo_name, pull
+    from agents.hub.client import default_repo_name, pull
 
     with st.expander("Pull an agent from the Hugging Face Hub"):
         repo = st.text_input("Repo id", key=f"pull-repo-{spec.slug}", placeholder=f"ORG/{default_repo_name(spec)}")

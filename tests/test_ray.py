@@ -13,8 +13,8 @@ from tests.conftest import ROOT
 
 def test_reproduction_on_ray(tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install '.[ray]'")
-    from agents.bundle import Bundle
-    from agents.reproduce import reproduce
+    from agents.bundle.bundle import Bundle
+    from agents.experiments.reproduce import reproduce
 
     bundle = tmp_path / "cartpole"
     shutil.copytree(ROOT / "models" / "cartpole", bundle)

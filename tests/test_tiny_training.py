@@ -11,7 +11,7 @@ import math
 import pytest
 from gymnasium import spaces
 
-from agents.callbacks import DIAGNOSTIC_COLUMNS, EVAL_COLUMNS
+from agents.training.callbacks import DIAGNOSTIC_COLUMNS, EVAL_COLUMNS
 from envs import GAMES, make_env
 from playground.cli import main
 

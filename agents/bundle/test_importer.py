@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import yaml
 
-from agents.bundle import Bundle
-from agents.errors import ImportCheckpointError
-from agents.importer import EXTERNAL, import_checkpoint, read_checkpoint
+from agents.bundle.bundle import Bundle
+from agents.common.errors import ImportCheckpointError
+from agents.bundle.importer import EXTERNAL, import_checkpoint, read_checkpoint
 from envs import get_spec, make_env
 
 
@@ -208,7 +208,7 @@ def test_truncated_zip_is_a_clear_error(sb3_zip, tmp_path):
 
 
 def test_oversized_member_is_refused(sb3_zip, tmp_path, monkeypatch):
-    import agents.importer as importer
+    import agents.bundle.importer as importer
 
     monkeypatch.setattr(importer, "MAX_MEMBER_BYTES", 1000)
     with pytest.raises(ImportCheckpointError, match="would inflate"):

@@ -4,7 +4,7 @@ A run lives in a folder (default ``runs/<slug>/seed<S>/``)::
 
     run.json          game, seed, hyperparameters, every command line that worked on it, segments
     config.yml        the hyperparameters as used
-    diagnostics.csv   one row per PPO update (agents.callbacks.DIAGNOSTIC_COLUMNS)
+    diagnostics.csv   one row per PPO update (agents.training.callbacks.DIAGNOSTIC_COLUMNS)
     epochs.csv        PPO only: epochs and gradient steps per update, and whether target_kl stopped it
     eval.csv          the periodic evaluations on fixed seeds
     tb/               TensorBoard events of the diagnostics
@@ -25,20 +25,20 @@ from typing import Any
 
 import yaml
 
-from agents.callbacks import (CheckpointCallback, DiagnosticsCallback, EpochsCallback, PeriodicEvalCallback,
+from agents.training.callbacks import (CheckpointCallback, DiagnosticsCallback, EpochsCallback, PeriodicEvalCallback,
                               iteration_of)
-from agents.config import algo_class, load_config, ppo_kwargs, validate_config
-from agents.errors import ConfigError, ResumeError
-from agents.policy import Normalizer
-from agents.provenance import git_state, hardware, now_iso
+from agents.training.config import algo_class, load_config, ppo_kwargs, validate_config
+from agents.common.errors import ConfigError, ResumeError
+from agents.policy.network import Normalizer
+from agents.common.settings import runs_dir
+from agents.common.provenance import git_state, hardware, now_iso
 from envs import GameSpec, get_spec, make_env
 
-RUNS_DIR = Path("runs")
 SB3_LOG_FORMATS = {"csv", "tensorboard", "stdout", "log", "json"}
 
 
 def default_run_dir(spec: GameSpec, seed: int) -> Path:
-    return RUNS_DIR / spec.slug / f"seed{seed}"
+    return runs_dir() / spec.slug / f"seed{seed}"
 
 
 def write_atomic(path: Path, text: str) -> None:

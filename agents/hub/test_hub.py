@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.bundle import MANIFEST, Bundle
-from agents.errors import BundleError
+from agents.bundle.bundle import MANIFEST, Bundle
+from agents.common.errors import BundleError
 from tests.conftest import ROOT
 from tests.hub_server import FakeHub
 
@@ -216,7 +216,7 @@ def test_round_trip_pull_verifies_and_registers(hub, olah, published, home):
     with pytest.MonkeyPatch.context() as mp:
         for k, v in offline.items():
             mp.setenv(k, v)
-        from agents.hub import pull
+        from agents.hub.client import pull
 
         _, entry = pull(REPO, endpoint="http://127.0.0.1:9")  # nothing listens there: the cache serves
         assert entry.source == f"hub {REPO}@{commit[:7]}" and Path(entry.path) == snapshot
@@ -278,7 +278,7 @@ def test_tampered_after_download_fails_its_checksum(hub, olah, published, home):
     with pytest.MonkeyPatch.context() as mp:
         for k, v in home.items():
             mp.setenv(k, v)
-        from agents.hub import pull
+        from agents.hub.client import pull
 
         said = []
         bundle, _ = pull(REPO, endpoint=olah, log=said.append)

@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from agents.config import HYPERPARAMS_DIR, load_config, validate_config
+from agents.training.config import HYPERPARAMS_DIR, load_config, validate_config
 from envs import GAMES, get_spec
 
 FILES = sorted(HYPERPARAMS_DIR.glob("*.yml"))

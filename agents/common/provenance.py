@@ -19,7 +19,7 @@ def git_state() -> dict[str, Any]:
     """The commit of the code doing the work, and whether the work tree had uncommitted changes."""
     import subprocess
 
-    root = Path(__file__).resolve().parent.parent
+    from agents.common.settings import REPO_ROOT as root
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 timeout=10).stdout.strip() or None

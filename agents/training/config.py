@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from agents.errors import ConfigError
+from agents.common.errors import ConfigError
 from envs import GameSpec
 
-HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
+HYPERPARAMS_DIR = Path(__file__).resolve().parent.parent / "hyperparams"
 
 EXTRA_KEYS = {"algo", "n_envs", "n_timesteps", "policy", "policy_kwargs"}
 """keys that are not PPO constructor arguments but the Zoo keeps beside them"""

@@ -4,7 +4,7 @@
 recorded replays; the bundle already carries ``results.json`` and the model card. Repos are named as
 the RL Zoo names them, ``ORG/ppo-<EnvId>``. ``pull`` downloads the files the bundle's manifest lists
 into huggingface_hub's own cache, verifies every checksum and that the policy loads, and only then
-records the agent (``agents.registry``) so the app lists it.
+records the agent (``agents.hub.registry``) so the app lists it.
 
 The token is huggingface_hub's (``hf auth login``, or ``HF_TOKEN``); it is handed to the client and
 nowhere else, and is scrubbed from any error message.
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from agents.bundle import MANIFEST, Bundle, sha256_file
-from agents.errors import BundleError, HubError
+from agents.bundle.bundle import MANIFEST, Bundle, sha256_file
+from agents.common.errors import BundleError, HubError
 from envs import GameSpec
 
 REPLAY_VIDEO = "replay.mp4"
@@ -111,7 +111,7 @@ def plan_publish(bundle_ref: str | Path, repo: str, endpoint: str | None = None)
 
 
 def _replay_mp4(bundle: Bundle, name: str) -> bytes:
-    from agents.watch import encode_mp4, trajectory
+    from agents.media.watch import encode_mp4, trajectory
 
     rep = bundle.replay(name)
     return encode_mp4(trajectory(bundle.spec, rep).frames, bundle.spec.render_fps)
@@ -207,7 +207,7 @@ def pull(repo: str, revision: str | None = None, endpoint: str | None = None,
     from huggingface_hub.errors import (HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError,
                                         RevisionNotFoundError)
 
-    from agents import registry
+    from agents.hub import registry
 
     repo_id = repo_id_for(repo)
     offline = _offline()

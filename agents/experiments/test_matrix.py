@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from agents.matrix import RayUnavailableError, run_matrix
+from agents.experiments.matrix import RayUnavailableError, run_matrix
 
 
 def square_or_fail(payload):
@@ -28,7 +28,7 @@ def test_failure_is_reported_and_the_others_finish(jobs):
 
 
 def test_jobs_are_capped_at_the_core_count(monkeypatch):
-    import agents.matrix as m
+    import agents.experiments.matrix as m
 
     made = {}
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.policy import LoadedPolicy
-from agents.watch import _jpeg
+from agents.policy.network import LoadedPolicy
+from agents.media.watch import _jpeg
 from envs import GameSpec, make_env
 
 MODES = ("versus", "solo", "watch")

@@ -5,10 +5,10 @@ import csv
 import pytest
 import yaml
 
-from agents.callbacks import EpochsCallback
-from agents.config import load_config
-from agents.errors import ConfigError
-from agents.train import train
+from agents.training.callbacks import EpochsCallback
+from agents.training.config import load_config
+from agents.common.errors import ConfigError
+from agents.training.train import train
 from envs import get_spec
 
 

@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 import yaml
 
-from agents.errors import BundleError
-from agents.evaluate import Episode, run_episodes, seeds_for, summarise
-from agents.health import assess
-from agents.policy import LoadedPolicy, Normalizer, export_policy, load_policy
-from agents.provenance import git_state, hardware, now_iso
+from agents.common.errors import BundleError
+from agents.common.settings import models_dir
+from agents.evaluation.evaluate import Episode, run_episodes, seeds_for, summarise
+from agents.metrics.health import assess
+from agents.policy.network import LoadedPolicy, Normalizer, export_policy, load_policy
+from agents.common.provenance import git_state, hardware, now_iso
 from envs import GameSpec, get_spec, make_env
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 REPLAY_FORMAT = "ppo-playground/replay@1"
 MANIFEST = "evidence/manifest.json"
 REPRODUCTIONS = "evidence/reproductions"
@@ -36,11 +36,6 @@ REPRODUCTIONS = "evidence/reproductions"
 folder has its own manifest.json with its files' sha256, so adding one leaves the bundle's manifest valid"""
 PACKAGES = ["stable-baselines3", "sb3-contrib", "gymnasium", "ale-py", "box2d", "torch", "numpy", "safetensors",
             "huggingface_hub", "streamlit"]
-
-
-def models_dir() -> Path:
-    """Where bundled agents live: $PLAYGROUND_MODELS, else ``models/`` in the repository."""
-    return Path(os.environ.get("PLAYGROUND_MODELS", REPO_ROOT / "models"))
 
 
 def sha256_file(path: Path) -> str:

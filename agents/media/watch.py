@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from agents.bundle import replay_record
-from agents.evaluate import run_episodes
-from agents.policy import LoadedPolicy
+from agents.bundle.bundle import replay_record
+from agents.evaluation.evaluate import run_episodes
+from agents.common.settings import cache_dir
+from agents.policy.network import LoadedPolicy
 from envs import GameSpec, make_env
 
 JPEG_QUALITY = 80
@@ -115,7 +116,7 @@ def fresh_episode(spec: GameSpec, seed: int, policy: LoadedPolicy | None = None,
 # --- video ---------------------------------------------------------------------------------------
 
 def video_cache_dir() -> Path:
-    d = Path(os.environ.get("PLAYGROUND_CACHE", Path.home() / ".cache" / "ppo-playground")) / "videos"
+    d = cache_dir() / "videos"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -201,7 +202,7 @@ def cached_trajectory(spec: GameSpec, replay: dict[str, Any], policy: LoadedPoli
 
 def warm(models: Path) -> None:
     """Pre-compute every bundled replay's trajectory and MP4 (run in the background at app start)."""
-    from agents.bundle import Bundle
+    from agents.bundle.bundle import Bundle
     from envs import PlaygroundError
 
     for path in sorted(Path(models).iterdir()):

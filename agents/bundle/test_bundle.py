@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from agents.bundle import MANIFEST, Bundle, build_bundle, resimulate
-from agents.errors import BundleError
-from agents.policy import load_policy
-from agents.train import train
+from agents.bundle.bundle import MANIFEST, Bundle, build_bundle, resimulate
+from agents.common.errors import BundleError
+from agents.policy.network import load_policy
+from agents.training.train import train
 from envs import get_spec, make_env
 
 
@@ -209,8 +209,8 @@ def test_malformed_replay(cartpole_bundle):
 
 def test_every_evaluation_episode_replays_on_a_fresh_env():
     """Episodes that share an env slot (BipedalWalker keeps state across reset) still re-simulate alone."""
-    from agents.bundle import replay_record
-    from agents.evaluate import run_episodes
+    from agents.bundle.bundle import replay_record
+    from agents.evaluation.evaluate import run_episodes
 
     spec = get_spec("bipedalwalker")
     rng = np.random.default_rng(0)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.health import SHARE, TAIL, assess
+from agents.metrics.health import SHARE, TAIL, assess
 
 N = 20  # updates per crafted run; the tail (last 10 %) is then 2 updates
 STEP = 1000  # timesteps per update

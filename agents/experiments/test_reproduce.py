@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from agents.ablations import ABLATIONS, get_ablation
-from agents.bundle import Bundle, build_bundle
-from agents.reproduce import ReproduceError, plan_reproduction, reproduce, same_curve, version_check
-from agents.train import train
+from agents.experiments.ablations import ABLATIONS, get_ablation
+from agents.bundle.bundle import Bundle, build_bundle
+from agents.experiments.reproduce import ReproduceError, plan_reproduction, reproduce, same_curve, version_check
+from agents.training.train import train
 
 STEPS = 2048  # 8 PPO updates of CartPole's 8 x 32 steps: about a second each
 
@@ -132,7 +132,7 @@ def test_version_mismatch_is_reported_up_front(bundle):
     check = version_check(b)
     assert not check["ok"] and [r["package"] for r in check["mismatches"]] == ["torch"]  # numpy is not checked
     with pytest.raises(ReproduceError, match="versions differ"):
-        import agents.reproduce as r
+        import agents.experiments.reproduce as r
 
         orig = r.Bundle.open
         try:

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from agents.callbacks import DIAGNOSTIC_COLUMNS, SB3_KEYS
-from agents.train import train
+from agents.training.callbacks import DIAGNOSTIC_COLUMNS, SB3_KEYS
+from agents.training.train import train
 
 
 def _rows(path):

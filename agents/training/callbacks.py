@@ -19,8 +19,8 @@ from typing import Callable
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-from agents.evaluate import run_episodes, seeds_for
-from agents.policy import Normalizer
+from agents.evaluation.evaluate import run_episodes, seeds_for
+from agents.policy.network import Normalizer
 from envs import GameSpec
 
 DIAGNOSTIC_COLUMNS = [

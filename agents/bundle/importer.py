@@ -10,7 +10,7 @@ and ``vecnormalize.pkl`` is a pickle. Here:
   memory; nothing is extracted;
 - ``data`` is read as JSON and its ``":serialized:"`` entries are never decoded. The spaces are the
   game's own (checked against the readable fields of the checkpoint's spaces), the policy's arguments
-  come from the readable fields of ``policy_kwargs`` through ``agents.policy``'s allow-lists;
+  come from the readable fields of ``policy_kwargs`` through ``agents.policy.network``'s allow-lists;
 - ``policy.pth`` is read with ``torch.load(weights_only=True)``: tensors only;
 - ``config.yml`` goes through a safe YAML loader that reads ``OrderedDict`` tags as dicts and ignores
   every other python tag; its strings stay strings;
@@ -36,11 +36,11 @@ from typing import Any, Callable
 
 import yaml
 
-from agents.bundle import (MANIFEST, card_data, file_checksums, install_bundle, package_versions, sha256_file,
+from agents.bundle.bundle import (MANIFEST, card_data, file_checksums, install_bundle, package_versions, sha256_file,
                            write_evaluation)
-from agents.errors import ImportCheckpointError
-from agents.policy import _SIMPLE_KWARGS, ACTIVATIONS, FEATURE_EXTRACTORS, Normalizer, export_policy
-from agents.provenance import git_state, hardware, now_iso
+from agents.common.errors import ImportCheckpointError
+from agents.policy.network import _SIMPLE_KWARGS, ACTIVATIONS, FEATURE_EXTRACTORS, Normalizer, export_policy
+from agents.common.provenance import git_state, hardware, now_iso
 from envs import GameSpec, get_spec, make_env
 
 EXTERNAL = "external — not reproduced here"
@@ -419,7 +419,7 @@ Hyperparameters as recorded by the source (`config.yml`):
 
 
 def default_out(spec: GameSpec, source: Source) -> Path:
-    from agents.registry import data_dir
+    from agents.common.settings import data_dir
 
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", source.path.stem if source.path.is_file() else source.path.name)
     return data_dir() / "imported" / f"{spec.slug}-{name}"
@@ -519,7 +519,7 @@ def import_checkpoint(source_path: str | Path, game: str, out: str | Path | None
         raise
     install_bundle(tmp, out_dir)
     if register:
-        from agents import registry
+        from agents.hub import registry
 
         registry.add(f"import:{out_dir.resolve()}", spec.slug, out_dir.resolve(), f"imported from {src.path.name}")
     return out_dir

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from agents.errors import BundleError
+from agents.common.errors import BundleError
 
 FORMAT = "ppo-playground/policy@1"
 POLICY_CLASSES = {"ActorCriticPolicy", "ActorCriticCnnPolicy"}

@@ -13,12 +13,10 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agents.provenance import now_iso
+from agents.common.provenance import now_iso
+from agents.common.settings import data_dir
 
 
-def data_dir() -> Path:
-    """$PLAYGROUND_DATA, else ``~/.local/share/ppo-playground``."""
-    return Path(os.environ.get("PLAYGROUND_DATA") or Path.home() / ".local" / "share" / "ppo-playground")
 
 
 def registry_path() -> Path:

@@ -2,9 +2,9 @@
 config, judge the result against the published seeds, and save the report in the bundle's evidence.
 
 Order of events: check versions against the manifest → plan a matrix (variants × seeds) of training runs,
-each an ordinary ``agents.train.train`` run folder (diagnostics, evaluations, checkpoints) → run the matrix
-(agents.matrix: one process, a local pool or Ray) → evaluate each final policy with the bundle's protocol
-(the final evaluation's episodes and seeds) → statistics (agents.stats) → report in
+each an ordinary ``agents.training.train.train`` run folder (diagnostics, evaluations, checkpoints) → run the matrix
+(agents.experiments.matrix: one process, a local pool or Ray) → evaluate each final policy with the bundle's protocol
+(the final evaluation's episodes and seeds) → statistics (agents.metrics.stats) → report in
 ``models/<slug>/evidence/reproductions/<time>-<name>/``.
 
 A killed reproduction continues when the same command runs again: the work folder is named after the
@@ -24,17 +24,17 @@ from typing import Any, Callable
 
 import yaml
 
-from agents.ablations import SHIPPED, Ablation, Variant
-from agents.bundle import Bundle, package_versions, read_csv_rows
-from agents.errors import ConfigError
-from agents.provenance import git_state, hardware, now_iso
-from agents.stats import METHOD, ablation_verdict, reproduction_verdict
+from agents.experiments.ablations import SHIPPED, Ablation, Variant
+from agents.bundle.bundle import Bundle, package_versions, read_csv_rows
+from agents.common.errors import ConfigError
+from agents.common.settings import runs_dir
+from agents.common.provenance import git_state, hardware, now_iso
+from agents.metrics.stats import METHOD, ablation_verdict, reproduction_verdict
 from envs.errors import PlaygroundError
 
 CHECKED_PACKAGES = ("stable-baselines3", "gymnasium", "torch", "ale-py")
 """a different version of these can change a training curve; they are reported before anything runs"""
 
-WORK_DIR = Path("runs") / "reproduce"
 CURVE_COLUMNS_IGNORED = ("wall_time", "fps")
 """columns that depend on the machine's speed, not on the computation"""
 
@@ -132,7 +132,7 @@ def plan_reproduction(bundle: Bundle, seeds: list[int] | None = None, n_seeds: i
             if timesteps < 1:
                 raise ReproduceError(f"--timesteps must be positive, got {timesteps}")
             hp["n_timesteps"] = int(timesteps)
-        from agents.config import validate_config
+        from agents.training.config import validate_config
 
         validate_config(hp, source=f"variant '{v.name}'")
         configs.append({"name": v.name, "key": v.key, "config": hp})
@@ -143,7 +143,7 @@ def plan_reproduction(bundle: Bundle, seeds: list[int] | None = None, n_seeds: i
                 variants=configs, timesteps=budget, episodes=episodes or len(bundle.eval_result()["seeds"]),
                 ablation=None if ablation is None else {k: v for k, v in asdict(ablation).items() if k != "variants"})
     digest = hashlib.sha256(json.dumps(plan.identity(), sort_keys=True, default=str).encode()).hexdigest()[:10]
-    plan.work_dir = str(Path(out) if out else WORK_DIR / plan.game / f"{plan.name}-{digest}")
+    plan.work_dir = str(Path(out) if out else runs_dir() / "reproduce" / plan.game / f"{plan.name}-{digest}")
     return plan
 
 
@@ -170,7 +170,7 @@ def prepare(plan: Plan) -> None:
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """Train, resume or skip one run, evaluate its final policy with the bundle's protocol, and return
     everything the report needs as data (so a Ray task on another machine brings its artifacts back)."""
-    from agents.train import train
+    from agents.training.train import train
 
     run_dir = Path(task["run_dir"])
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -217,10 +217,10 @@ def _final_eval(task: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """The final policy on the bundle's evaluation protocol, loaded the way a bundle's policy is loaded."""
     import numpy as np
 
-    from agents.bundle import evaluate_policy_on_spec, sha256_file
-    from agents.config import algo_class
-    from agents.policy import Normalizer, export_policy, load_policy
-    from agents.train import write_atomic
+    from agents.bundle.bundle import evaluate_policy_on_spec, sha256_file
+    from agents.training.config import algo_class
+    from agents.policy.network import Normalizer, export_policy, load_policy
+    from agents.training.train import write_atomic
     from envs import get_spec
 
     out = run_dir / "final-eval.json"
@@ -250,7 +250,7 @@ def _final_eval(task: dict[str, Any], run_dir: Path) -> dict[str, Any]:
 def run_plan(plan: Plan, jobs: int | None = None, ray_address: str | None = None,
              say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every task of the plan (resuming what a killed attempt left); returns key → TaskResult."""
-    from agents.matrix import run_matrix
+    from agents.experiments.matrix import run_matrix
 
     prepare(plan)
     tasks = plan.tasks()
