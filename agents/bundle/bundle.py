@@ -111,7 +111,24 @@ class Bundle:
                                   + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
         return bundle
 
+    @staticmethod
+    def is_bundle(path: str | Path) -> bool:
+        """Whether ``path`` is a bundle folder (has a manifest); says nothing about its checksums."""
+        return (Path(path) / MANIFEST).is_file()
+
+    @classmethod
+    def shipped(cls, slug: str, check: bool = True) -> "Bundle | None":
+        """The shipped agent of a game (in ``models_dir()``), or None when the game has none."""
+        spec = get_spec(slug)
+        path = models_dir() / spec.slug
+        return cls.open(path, check=check) if cls.is_bundle(path) else None
+
     # --- reading -----------------------------------------------------------------------------------
+
+    @property
+    def policy_id(self) -> str:
+        """The sha256 of the weights: a cache key that changes whenever the policy does."""
+        return self.manifest["files"]["policy.safetensors"]
 
     @property
     def origin(self) -> str:
