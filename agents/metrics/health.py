@@ -1,11 +1,9 @@
-"""A health verdict for a training run, read off its diagnostics against the PPO texts' bands.
+"""A health verdict for a training run, read off its diagnostics against the rules of the metrics table.
 
-Bands (../shared/reference/benchmarks.md, last paragraph): approx KL per update below ~0.02, above 0.1
-too aggressive; clip fraction roughly 10–40 %, above 60 % epsilon is too small, below 5 % clipping
-does not constrain; entropy falls over training but not to zero; explained variance rises towards 1.
-
-Every finding names the metric, the band, and when (which timesteps) the run was outside it. A few
-updates outside a band are normal, so a band is judged on the share of updates outside it.
+The rules and bands live in ``agents/metrics/table.py`` (the PPO texts' bands). Every finding names the
+metric, the band, and when (which timesteps) the run was outside it. A few updates outside a band are
+normal, so a per-update band is judged on the share of updates outside it; trends and final values on the
+means of the first and last ``TAIL`` of updates.
 """
 
 from __future__ import annotations
@@ -15,11 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-SHARE = 0.10
-"""a band is flagged when at least this share of updates is outside it"""
-
-TAIL = 0.10
-"""'final' values are the mean over the last 10 % of updates"""
+from agents.metrics.table import METRICS, SHARE, TAIL, EndsAbove, Falls, Metric, Outside, pct
 
 
 @dataclass
@@ -49,67 +43,64 @@ def _ranges(timesteps: np.ndarray, mask: np.ndarray) -> list[list[int]]:
     return out
 
 
-def _outside(metric: str, band: str, t: np.ndarray, values: np.ndarray, mask: np.ndarray, status: str,
-             what: str) -> Finding:
+def _outside(metric: Metric, rule: Outside, t: np.ndarray, values: np.ndarray) -> Finding:
+    mask = rule.mask(values)
     n_out, n = int(mask.sum()), int(values.size)
     ranges = _ranges(t, mask)
     if n == 0:
-        return Finding(metric, band, "ok", "no updates recorded")
+        return Finding(metric.column, rule.band, "ok", "no updates recorded")
     flagged = n_out / n >= SHARE
     when = ", ".join(f"{a:,}–{b:,}" for a, b in ranges[:4]) + (" …" if len(ranges) > 4 else "")
-    message = (f"{n_out} of {n} updates ({n_out / n:.0%}) {what} (timesteps {when})" if n_out
+    message = (f"{n_out} of {n} updates ({n_out / n:.0%}) {rule.finding} (timesteps {when})" if n_out
                else f"all {n} updates inside the band")
-    return Finding(metric, band, status if flagged else "ok", message, n_out, n,
+    return Finding(metric.column, rule.band, rule.status if flagged else "ok", message, n_out, n,
                    ranges[0][0] if ranges else None, ranges[-1][1] if ranges else None, ranges)
 
 
+def _falls(metric: Metric, rule: Falls, t: np.ndarray, values: np.ndarray, k: int, continuous: bool) -> Finding:
+    first, last = float(np.nanmean(values[:k])), float(np.nanmean(values[-k:]))
+    did_not_fall = last >= first  # False when either is NaN (no entropy logged, as with TRPO): nothing to judge
+    # a Gaussian's differential entropy can be negative, so a continuous policy's is judged on its trend only
+    collapsed = not continuous and first > 0 and last <= rule.collapse * first
+    status = "alarm" if collapsed else "warn" if did_not_fall else "ok"
+    message = (f"{metric.column} went from {first:.3f} (first {k} updates) to {last:.3f} (last {k})"
+               + (f"; it collapsed to under {pct(rule.collapse)} of its start" if collapsed
+                  else "; it did not fall" if did_not_fall else ""))
+    return Finding(metric.column, rule.band_continuous if continuous else rule.band, status, message,
+                   updates=int(values.size), first_timesteps=int(t[0]), last_timesteps=int(t[-1]))
+
+
+def _ends_above(metric: Metric, rule: EndsAbove, t: np.ndarray, values: np.ndarray, k: int) -> Finding:
+    first, last = float(np.nanmean(values[:k])), float(np.nanmean(values[-k:]))
+    status = "alarm" if last < rule.alarm else "warn" if last < rule.warn else "ok"
+    return Finding(metric.column, rule.band, status,
+                   f"{metric.column.replace('_', ' ')} went from {first:.3f} to {last:.3f} (last {k} updates)",
+                   updates=int(values.size), first_timesteps=int(t[-k]), last_timesteps=int(t[-1]))
+
+
 def assess(rows: list[dict], continuous: bool = False) -> dict:
-    """The verdict for one run's diagnostics rows (dicts with DIAGNOSTIC_COLUMNS, numbers or NaN)."""
+    """The verdict for one run's diagnostics rows (dicts with the table's columns, numbers, NaN or CSV text).
+
+    :param continuous: the policy's actions are continuous (Gaussian), so its entropy is judged on its trend
+    """
 
     def col(name: str) -> np.ndarray:
         return np.array([_f(r.get(name)) for r in rows], dtype=np.float64)
 
-    t = col("timesteps").astype(np.int64) if rows else np.zeros(0, dtype=np.int64)
-    findings: list[Finding] = []
-
-    kl = col("approx_kl")
-    findings.append(_outside("approx_kl", "> 0.1 (too aggressive)", t, kl, kl > 0.1, "alarm", "had approx KL above 0.1"))
-    findings.append(_outside("approx_kl", "≤ 0.02", t, kl, kl > 0.02, "warn", "had approx KL above 0.02"))
-
-    cf = col("clip_fraction")
-    findings.append(_outside("clip_fraction", "> 0.6 (clip range too small)", t, cf, cf > 0.6, "alarm",
-                             "clipped more than 60 % of samples"))
-    findings.append(_outside("clip_fraction", "0.10–0.40", t, cf, (cf < 0.10) | (cf > 0.40), "warn",
-                             "were outside 10–40 % clipped"))
-    findings.append(_outside("clip_fraction", "< 0.05 (clipping does not constrain)", t, cf, cf < 0.05, "warn",
-                             "clipped under 5 % of samples"))
-
     n = len(rows)
-    k = max(1, int(math.ceil(n * TAIL)))
-    ent = col("entropy")
+    t = col("timesteps").astype(np.int64) if rows else np.zeros(0, dtype=np.int64)
+    k = max(1, math.ceil(n * TAIL))
+    findings: list[Finding] = []
+    # per-update bands first, then the trends and final values, which need two updates or more
+    for m in METRICS:
+        findings += [_outside(m, r, t, col(m.column)) for r in m.rules if isinstance(r, Outside)]
     if n >= 2:
-        first, last = float(np.nanmean(ent[:k])), float(np.nanmean(ent[-k:]))
-        if not continuous:
-            collapsed = last <= 0.01 * first if first > 0 else False
-            findings.append(Finding("entropy", "falls, but not to zero", "alarm" if collapsed else
-                                    ("warn" if last >= first else "ok"),
-                                    f"entropy went from {first:.3f} (first {k} updates) to {last:.3f} (last {k})"
-                                    + ("; it collapsed to under 1 % of its start" if collapsed else
-                                       "; it did not fall" if last >= first else ""),
-                                    updates=n, first_timesteps=int(t[0]), last_timesteps=int(t[-1])))
-        else:
-            # a Gaussian's differential entropy can be negative, so only its trend is judged
-            findings.append(Finding("entropy", "falls over training", "warn" if last >= first else "ok",
-                                    f"entropy went from {first:.3f} (first {k} updates) to {last:.3f} (last {k})"
-                                    + ("; it did not fall" if last >= first else ""),
-                                    updates=n, first_timesteps=int(t[0]), last_timesteps=int(t[-1])))
-
-        ev = col("explained_variance")
-        ev_first, ev_last = float(np.nanmean(ev[:k])), float(np.nanmean(ev[-k:]))
-        status = "alarm" if ev_last < 0 else "warn" if ev_last < 0.5 else "ok"
-        findings.append(Finding("explained_variance", "rising towards 1 (final ≥ 0.5)", status,
-                                f"explained variance went from {ev_first:.3f} to {ev_last:.3f} (last {k} updates)",
-                                updates=n, first_timesteps=int(t[-k]), last_timesteps=int(t[-1])))
+        for m in METRICS:
+            for r in m.rules:
+                if isinstance(r, Falls):
+                    findings.append(_falls(m, r, t, col(m.column), k, continuous))
+                elif isinstance(r, EndsAbove):
+                    findings.append(_ends_above(m, r, t, col(m.column), k))
 
     alarms = [f for f in findings if f.status == "alarm"]
     warns = [f for f in findings if f.status == "warn"]

@@ -8,7 +8,7 @@ A *run* is one training seed; its final score is the mean return of its final ev
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

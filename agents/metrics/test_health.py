@@ -1,8 +1,14 @@
-"""The health verdict on crafted diagnostics curves: each rule fires exactly where the data says it should."""
+"""The health verdict on crafted diagnostics curves: each rule fires exactly where the data says it should.
+
+The literal numbers below are the PPO texts' bands; the parametrised tests take every rule from the metrics
+table, so a band changed there is one the verdict applies."""
+
+import math
 
 import pytest
 
-from agents.metrics.health import SHARE, TAIL, assess
+from agents.metrics.health import assess
+from agents.metrics.table import METRICS, SHARE, EndsAbove, Outside
 
 N = 20  # updates per crafted run; the tail (last 10 %) is then 2 updates
 STEP = 1000  # timesteps per update
@@ -34,8 +40,53 @@ def statuses(result):
     return {(f["metric"], f["band"]): f["status"] for f in result["findings"]}
 
 
-def test_constants_are_the_documented_ones():
-    assert SHARE == 0.10 and TAIL == 0.10
+def test_final_is_the_mean_of_the_last_tenth_of_updates():
+    # 30 updates: the last 3 decide; 0.9 elsewhere does not help
+    ok = assess(curve(n=30, explained_variance=[0.9] * 27 + [0.2, 0.9, 0.9]))  # final 0.667
+    assert find(ok, "explained_variance")["status"] == "ok"
+    low = assess(curve(n=30, explained_variance=[0.9] * 27 + [0.2, 0.2, 0.9]))  # final 0.433
+    assert find(low, "explained_variance")["status"] == "warn" and low["verdict"] == "watch"
+    assert find(low, "explained_variance")["message"].endswith("to 0.433 (last 3 updates)")
+    # 20 updates: the last 2, and the start of the entropy trend is the first 2
+    assert find(assess(curve(explained_variance=[0.9] * 18 + [0.3, 0.3])), "explained_variance")["status"] == "warn"
+    assert find(assess(curve(explained_variance=[0.1] * 18 + [0.6, 0.6])), "explained_variance")["status"] == "ok"
+    rose_then_fell = assess(curve(entropy=[1.0, 1.0] + [2.0] * 16 + [0.9, 0.9]))
+    assert find(rose_then_fell, "entropy")["status"] == "ok"  # 1.0 -> 0.9: it fell
+
+
+PER_UPDATE = [(m.column, r) for m in METRICS for r in m.rules if isinstance(r, Outside)]
+
+
+def _beyond(rule: Outside) -> list[float]:
+    """Values just outside the rule's band, on each side it has."""
+    return [x for x in (rule.below - 1e-4, rule.above + 1e-4) if math.isfinite(x)]
+
+
+@pytest.mark.parametrize("column,rule", PER_UPDATE, ids=lambda v: v if isinstance(v, str) else v.band)
+def test_each_table_band_flags_the_run_once_enough_updates_are_outside(column, rule):
+    flagged = math.ceil(SHARE * N)  # 2 of 20
+    for value in _beyond(rule):
+        at = assess(curve(**{column: {i: value for i in range(flagged)} | {"base": curve()[0][column]}}))
+        f = find(at, column, rule.band)
+        assert f["status"] == rule.status and f["updates_outside"] == flagged, (value, f)
+        assert at["verdict"] == ("unhealthy" if rule.status == "alarm" else "watch")
+        below = assess(curve(**{column: {i: value for i in range(flagged - 1)} | {"base": curve()[0][column]}}))
+        assert find(below, column, rule.band)["status"] == "ok"
+    # on the band's edge the update is inside
+    for edge in (rule.below, rule.above):
+        if math.isfinite(edge):
+            assert find(assess(curve(**{column: edge})), column, rule.band)["updates_outside"] == 0
+
+
+@pytest.mark.parametrize("column,rule", [(m.column, r) for m in METRICS for r in m.rules if isinstance(r, EndsAbove)])
+def test_each_table_final_value_rule_changes_the_verdict(column, rule):
+    def ending(final):
+        return assess(curve(**{column: [rule.warn + 0.3] * (N - 2) + [final, final]}))
+
+    assert ending(rule.warn)["verdict"] == "healthy"
+    assert ending(rule.warn - 1e-3)["verdict"] == "watch"
+    assert ending(rule.alarm)["verdict"] == "watch"
+    assert ending(rule.alarm - 1e-3)["verdict"] == "unhealthy"
 
 
 def test_healthy_curve():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from agents.metrics.stats import (ablation_verdict, iqm, iqm_ci, published_band, reproduction_verdict)
+from agents.metrics.stats import ablation_verdict, iqm, iqm_ci, published_band, reproduction_verdict
 
 
 def test_iqm_trims_a_quarter_from_each_end():

@@ -13,29 +13,16 @@ import csv
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.evaluation.evaluate import run_episodes, seeds_for
+from agents.metrics.table import DIAGNOSTIC_COLUMNS, METRICS
 from agents.policy.network import Normalizer
 from envs import GameSpec
-
-DIAGNOSTIC_COLUMNS = [
-    "timesteps", "iteration", "wall_time", "fps", "ep_rew_mean", "ep_len_mean", "entropy", "approx_kl",
-    "clip_fraction", "clip_range", "explained_variance", "policy_gradient_loss", "value_loss", "loss",
-    "learning_rate", "action_std",
-]
-"""one row per PPO update; ``entropy`` is positive (SB3 logs its negative as train/entropy_loss)"""
-
-SB3_KEYS = {
-    "approx_kl": "train/approx_kl", "clip_fraction": "train/clip_fraction", "clip_range": "train/clip_range",
-    "explained_variance": "train/explained_variance", "policy_gradient_loss": "train/policy_gradient_loss",
-    "value_loss": "train/value_loss", "loss": "train/loss", "learning_rate": "train/learning_rate",
-    "action_std": "train/std",
-}
 
 EVAL_COLUMNS = ["timesteps", "mean", "std", "min", "max", "episodes", "seeds", "returns", "lengths"]
 
@@ -98,7 +85,7 @@ class DiagnosticsCallback(AfterUpdateCallback):
         super()._init_callback()
         self._segment_start = time.time()
         new = not self.csv_path.exists() or self.csv_path.stat().st_size == 0
-        self._file = open(self.csv_path, "a", newline="")
+        self._file = open(self.csv_path, "a", newline="")  # noqa: SIM115 -- open for the run, closed at its end
         self._csv = csv.DictWriter(self._file, fieldnames=DIAGNOSTIC_COLUMNS)
         if new:
             self._csv.writeheader()
@@ -124,30 +111,24 @@ class DiagnosticsCallback(AfterUpdateCallback):
         logged = self.model.logger.name_to_value
         now = time.time()
         seg_elapsed = max((time.time_ns() - self.model.start_time) / 1e9, sys.float_info.epsilon)
-        row = {
+        # the columns SB3's logger does not hold at this point; the rest are read from it (agents/metrics/table.py)
+        measured = {
             "timesteps": self._rollout_timesteps,
             "iteration": iteration_of(self.model),
             "wall_time": round(self.wall_offset + now - self._segment_start, 3),
             "fps": int((self.model.num_timesteps - self.model._num_timesteps_at_start) / seg_elapsed),
             "ep_rew_mean": self._episode_stats[0],
             "ep_len_mean": self._episode_stats[1],
-            # TRPO (ablations) logs no entropy loss and calls its KL train/kl_divergence_loss
-            "entropy": -logged["train/entropy_loss"] if "train/entropy_loss" in logged else math.nan,
         }
-        # values keep the type SB3 logged (np.float32 for some), so the CSV text is what SB3 writes
-        for col, key in SB3_KEYS.items():
-            row[col] = logged[key] if key in logged else math.nan
-        if "train/approx_kl" not in logged and "train/kl_divergence_loss" in logged:
-            row["approx_kl"] = logged["train/kl_divergence_loss"]
+        row = {m.column: m.from_logger(logged) if m.source == "logger" else measured[m.column] for m in METRICS}
         self.rows.append(row)
         self._csv.writerow({k: ("" if _isnan(v) else v) for k, v in row.items()})
         self._file.flush()
         if self._tb is not None:
-            values = {("rollout/" if k.startswith("ep_") else "time/" if k == "fps" else "train/") + k: v
-                      for k, v in row.items() if k not in ("timesteps", "iteration", "wall_time")
-                      and not _isnan(v)}
-            for key, value in values.items():
-                self._tb.add_scalar(key, float(value), row["timesteps"])
+            # SB3's own keys and values (train/entropy_loss is minus the entropy column)
+            for m in METRICS:
+                if m.tb_key is not None and not _isnan(row[m.column]):
+                    self._tb.add_scalar(m.tb_key, float(m.to_sb3(row[m.column])), row["timesteps"])
         if self.progress is not None and (now - self._last_print >= self.progress):
             self._last_print = now
             print(f"[{row['timesteps']:>9} steps  {row['wall_time']:7.0f} s  {row['fps']:5d} fps] "

@@ -6,29 +6,8 @@ import pandas as pd
 import streamlit as st
 import yaml
 
+from agents.metrics.table import charted
 from playground import ui
-
-# metric, title, healthy band (low, high) or None, what the curve tells about PPO
-CURVES = [
-    ("ep_rew_mean", "Episode reward", None,
-     "Mean return of the last 100 training episodes (the stochastic policy while it learns). It should climb "
-     "towards the solved threshold; the final evaluation below uses the deterministic policy."),
-    ("entropy", "Entropy", None,
-     "How random the policy still is. It falls as the agent commits to actions; a fall to zero early means "
-     "it stopped exploring."),
-    ("clip_fraction", "Clip fraction", (0.10, 0.40),
-     "Share of samples whose probability ratio hit the clip range ε. Around 10–40 % the clipping shapes the "
-     "update; near 0 it does nothing, above 60 % ε is too small for the step the optimizer wants."),
-    ("approx_kl", "Approx KL", (0.0, 0.02),
-     "How far one update moved the policy. PPO's clipping is a cheap stand-in for TRPO's KL constraint; "
-     "values above ~0.02 mean large steps, above 0.1 too aggressive."),
-    ("explained_variance", "Explained variance", (0.5, 1.0),
-     "How much of the returns' variance the value function V(s) explains. It should rise towards 1: GAE's "
-     "advantages are only as good as V(s)."),
-    ("value_loss", "Value loss", None,
-     "The critic's regression error. It often rises while returns grow (bigger targets), then settles."),
-    ("learning_rate", "Learning rate", None, "The optimizer's step size (constant, or decaying linearly to 0)."),
-]
 
 st.title("Evidence")
 spec, agent, b = ui.game_and_agent("evidence-game", "evidence-agent", only_bundled=True)
@@ -62,24 +41,27 @@ if health is not None:
         st.caption(next(iter(health["seeds"].values()))["rule"])
 
     diag = ui.diagnostics(str(b.path))
-    for i in range(0, len(CURVES), 2):
-        for col, (metric, title, band, note) in zip(st.columns(2), CURVES[i:i + 2]):
+    curves = charted()  # the curves, their titles and shaded bands: agents/metrics/table.py
+    for i in range(0, len(curves), 2):
+        for col, metric in zip(st.columns(2), curves[i:i + 2]):
+            name, title, band = metric.column, metric.chart.title, metric.healthy
             with col:
-                data = diag[["timesteps", "seed", metric]].dropna()
-                mean = data.groupby("timesteps", as_index=False)[metric].mean()
+                data = diag[["timesteps", "seed", name]].dropna()
+                mean = data.groupby("timesteps", as_index=False)[name].mean()
                 base = alt.Chart(data).mark_line(strokeWidth=1, opacity=0.55).encode(
-                    x=alt.X("timesteps:Q", title="timesteps"), y=alt.Y(f"{metric}:Q", title=title),
+                    x=alt.X("timesteps:Q", title="timesteps"), y=alt.Y(f"{name}:Q", title=title),
                     color=alt.Color("seed:N", title="seed"))
                 layers = [base, alt.Chart(mean).mark_line(strokeWidth=2.5, color="black").encode(
-                    x="timesteps:Q", y=f"{metric}:Q")]
+                    x="timesteps:Q", y=f"{name}:Q")]
                 if band:
                     layers.insert(0, alt.Chart(pd.DataFrame({"lo": [band[0]], "hi": [band[1]]})).mark_rect(
                         opacity=0.15, color="green").encode(y="lo:Q", y2="hi:Q"))
-                if metric == "ep_rew_mean":
+                if name == "ep_rew_mean":
                     layers.append(alt.Chart(pd.DataFrame({"y": [spec.solved_threshold]})).mark_rule(
                         strokeDash=[4, 4], color="green").encode(y="y:Q"))
                 st.altair_chart(alt.layer(*layers).properties(title=title, height=220), width="stretch")
-                st.caption(note + (f" Shaded: the healthy band {band[0]:g}–{band[1]:g}." if band else "")
+                st.caption(metric.chart.note + (f" Shaded: the healthy band {band[0]:g}–{band[1]:g}." if band else "")
+                           + (f" Health: {metric.rules_text()}." if metric.rules else "")
                            + " Thin lines: seeds; black: their mean.")
 
 # --- evaluation ----------------------------------------------------------------------------------
