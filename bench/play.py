@@ -32,7 +32,7 @@ import websockets
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app import ARGS, IDLE, start_app, stop  # noqa: E402
+from app import ARGS, IDLE, start_app, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = {"cartpole": ["ArrowLeft", "ArrowRight"], "lunarlander": ["ArrowUp", "ArrowLeft", "ArrowRight"],
@@ -41,13 +41,13 @@ KEYS = {"cartpole": ["ArrowLeft", "ArrowRight"], "lunarlander": ["ArrowUp", "Arr
 
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else float("nan")
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))] if values else float("nan")
 
 
 def has_agent(game: str) -> bool:
-    from agents.common.settings import models_dir
+    from agents.bundle import Bundle
 
-    return (models_dir() / game / "evidence" / "manifest.json").exists()
+    return Bundle.shipped(game) is not None
 
 
 def browser_run(url: str, game: str, seconds: float) -> dict:
@@ -105,7 +105,8 @@ async def ws_client(url: str, seconds: float, fps: float) -> float:
                 await asyncio.sleep(next_at - now)
             next_at += 1 / fps
             seq += 1
-            await ws.send(json.dumps({"type": "step", "seq": seq, "keys": ["ArrowLeft" if seq % 7 < 3 else "ArrowRight"]}))
+            keys = ["ArrowLeft" if seq % 7 < 3 else "ArrowRight"]
+            await ws.send(json.dumps({"type": "step", "seq": seq, "keys": keys}))
             msg = json.loads(await ws.recv())
             steps += 1
             if msg["state"]["done"]:

@@ -1,8 +1,9 @@
 """The playground app: ``streamlit run playground/app.py`` (what ``make play`` does) serves it on one port.
 
-``st.App`` runs the Streamlit script ``main.py`` (pages under ``views/``) and leaves room for extra
-routes on the same port: the play page's WebSocket, ``/api/play`` (``playground.live``). At start it pre-renders the bundled replays in a
-background process, so picking one shows it at once.
+``st.App`` runs the Streamlit script ``main.py`` (pages under ``views/``) and one more route on the same
+port: the play page's WebSocket, ``/api/play`` (``playground.play_server``). Its lifespan makes what the
+play sockets share (a :class:`PlayServer`) and, at start, pre-renders the bundled replays in a background
+process, so picking one shows it at once.
 """
 
 import contextlib
@@ -14,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from agents.common.settings import models_dir, warm_videos
-from playground import live
+from playground.play_server import Limits, PlayServer, play_route
 
 
 @contextlib.asynccontextmanager
@@ -25,10 +26,11 @@ async def lifespan(app):
                                 cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, preexec_fn=lambda: os.nice(10))
     try:
-        yield None
+        yield {"play": PlayServer(Limits.from_settings())}
     finally:
         if warm is not None and warm.poll() is None:
             warm.terminate()
 
 
-app = st.App("main.py", lifespan=lifespan, routes=live.routes)
+# the route is built before the lifespan runs, so it reaches the play server through the app's state
+app = st.App("main.py", lifespan=lifespan, routes=[play_route(lambda: app.state["play"])])

@@ -6,6 +6,7 @@
 // a key change that comes at least half a tick after the last step is sent at once instead of waiting for
 // the next tick, which keeps key-to-frame short without ever stepping faster than twice the game's fps. Streamlit hears from it only when an
 // episode ends (trigger "finished" → the scoreboard rerun).
+// The messages are described in docs/play.md.
 //
 // Streamlit calls this function again whenever the component's data changes and on reruns, so it is
 // idempotent: the running game lives on the parent element and is rebuilt only when the data differ.
@@ -102,7 +103,7 @@ export default function (component) {
         const r = msg.result;
         const verdict = msg.winner === "human" ? "You win!" : msg.winner === "agent" ? "The agent wins."
           : msg.winner === "draw" ? "A draw." : "Episode over.";
-        status(`${verdict} Restart or pick a new seed to play again.`);
+        status(`${verdict}${msg.note ? " " + msg.note : ""} Restart or pick a new seed to play again.`);
         if (msg.result_id !== null && msg.result_id !== undefined) setTriggerValue("finished", msg.result_id);
         else setTriggerValue("finished", -1);
         state.lastResult = r;

@@ -35,6 +35,11 @@ SETTINGS: tuple[Setting, ...] = (
             "training runs (`playground train`) and reproduction work folders (`runs/reproduce/`)"),
     Setting("PLAYGROUND_MAX_GAMES", "8", "games the play server runs at once; one more socket is refused"),
     Setting("PLAYGROUND_IDLE_SECONDS", "120", "a play socket silent this long is closed and its games freed"),
+    Setting("PLAYGROUND_SEND_SECONDS", "10",
+            "a play socket whose client takes no message for this long (it stopped reading) is closed, its game freed"),
+    Setting("PLAYGROUND_RESULTS_PER_SOCKET", "100", "play results one socket records; later episodes play unrecorded"),
+    Setting("PLAYGROUND_RESULTS_PER_MINUTE", "20",
+            "play results one socket records per minute; the server records at most `PLAYGROUND_MAX_GAMES` times this"),
     Setting("PLAYGROUND_WARM", "1", "0: the app does not pre-render replay videos in the background at start"),
 )
 _NAMES = {s.name for s in SETTINGS}
@@ -90,6 +95,18 @@ def max_games() -> int:
 
 def idle_seconds() -> float:
     return float(_number("PLAYGROUND_IDLE_SECONDS", 120.0, float, 0.1, 86400))
+
+
+def send_seconds() -> float:
+    return float(_number("PLAYGROUND_SEND_SECONDS", 10.0, float, 0.1, 3600))
+
+
+def results_per_socket() -> int:
+    return int(_number("PLAYGROUND_RESULTS_PER_SOCKET", 100, int, 0, 10**6))
+
+
+def results_per_minute() -> int:
+    return int(_number("PLAYGROUND_RESULTS_PER_MINUTE", 20, int, 0, 10**4))
 
 
 def warm_videos() -> bool:

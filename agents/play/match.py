@@ -1,6 +1,6 @@
 """A match between a person and an agent: two envs on the same seed, stepped in lockstep.
 
-No web here: the play page's WebSocket (``playground.live``) drives a :class:`Match` one step per
+No web here: the play page's WebSocket (``playground.play_server``) drives a :class:`Match` one step per
 message. A person's side is the game's ``human`` env, the agent's side its ``eval`` env (the observation
 pipeline the agent was trained on), so both see the same game from the same seed.
 

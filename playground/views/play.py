@@ -1,8 +1,8 @@
 """Play: a person against the agent in real time, side by side on the same seed (or Solo, or Live watch).
 
 The game loop runs in the browser (``playground/play_component.js``) over the WebSocket ``/api/play``
-(``playground.live``); this script only sets the game up and, when an episode ends, shows the
-scoreboard and the leaderboard from SQLite (``playground.leaderboard``).
+(``playground.play_server``; the protocol is in docs/play.md); this script only sets the game up and,
+when an episode ends, shows the scoreboard and the leaderboard from SQLite (``playground.leaderboard``).
 """
 
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from playground import leaderboard, live, ui
+from playground import leaderboard, protocol, ui
 
 HTML = """
 <div class="ppo-play">
@@ -65,14 +65,14 @@ if b is None and not err:
 
 c1, c2, c3 = st.columns([2, 1, 1])
 mode = c1.radio("Mode", modes, format_func=MODES.get, horizontal=True, key="play-mode")
-seed = int(c2.number_input("Seed", min_value=0, max_value=live.MAX_SEED, value=0, step=1, key="play-seed"))
+seed = int(c2.number_input("Seed", min_value=0, max_value=protocol.MAX_SEED, value=0, step=1, key="play-seed"))
 player = leaderboard.clean_player(c3.text_input("Your name", value="", max_chars=leaderboard.MAX_PLAYER,
                                                key="play-player"))
 
-result = _component(key="play", data={"path": live.PATH, "game": spec.slug, "mode": mode, "seed": seed,
+result = _component(key="play", data={"path": protocol.PATH, "game": spec.slug, "mode": mode, "seed": seed,
                                       "player": player}, on_finished_change=lambda: None)
 legend = spec.keymap.legend()
-st.caption("**Keys:** " + " · ".join(f"`{k}` {a}" for k, a in legend) + f" — {min(spec.render_fps, live.FPS_CAP)} "
+st.caption("**Keys:** " + " · ".join(f"`{k}` {a}" for k, a in legend) + f" — {min(spec.render_fps, protocol.FPS_CAP)} "
            "steps per second. Click the page once so it has the keyboard; keys are ignored while you type in a box."
            + (" Atari as the agent plays it: 4 frames per step, no sticky actions, the whole game (every life)."
               if spec.is_atari else ""))

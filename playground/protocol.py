@@ -1,0 +1,164 @@
+"""The play WebSocket's messages: what a browser may send, checked once here, and what the server answers.
+
+Pure: no sockets, envs or files, so every rule is unit-tested without a server (``test_protocol.py``).
+The protocol is described once, for people, in docs/play.md; the server is ``playground.play_server``
+and the browser's side ``playground/play_component.js``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from agents.play.match import MODES
+from envs import GAMES, GameSpec
+from playground.leaderboard import clean_player
+
+PATH = "/api/play"
+MAX_MESSAGE = 4096
+"""Characters in one message from the browser; a step is about 60."""
+MAX_KEYS = 8
+MAX_SEED = 2**31 - 1
+FPS_CAP = 60
+TYPES = ("start", "step", "reset")
+
+
+class ProtocolError(Exception):
+    """A message the server refuses; it becomes an ``error`` reply and changes nothing."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass(frozen=True)
+class Start:
+    """Open a game (closing the socket's previous one)."""
+
+    game: str
+    mode: str
+    seed: int
+    player: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One tick with the keys held; ``seq`` counts 1, 2, 3… from each start or reset."""
+
+    seq: int
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Restart the game; ``seed`` None keeps the current one."""
+
+    seed: int | None
+
+
+Message = Start | Step | Reset
+
+
+def _seed(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise ProtocolError("bad_seed", f"seed must be an integer from 0 to {MAX_SEED}, got {value!r}")
+    return value
+
+
+def _keys(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > MAX_KEYS or not all(isinstance(k, str) for k in value):
+        raise ProtocolError("bad_keys", f'"keys" is a list of at most {MAX_KEYS} key names')
+    return tuple(value)
+
+
+def parse(text: str | None) -> Message:
+    """A browser's message, validated; ``None`` stands for a binary frame."""
+    if text is None:
+        raise ProtocolError("bad_message", "send JSON text messages")
+    if len(text) > MAX_MESSAGE:
+        raise ProtocolError("too_large", f"messages are at most {MAX_MESSAGE} characters")
+    try:
+        msg = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise ProtocolError("bad_json", "the message is not valid JSON") from None
+    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+        raise ProtocolError("bad_message", 'a message is a JSON object with a "type"')
+    kind = msg["type"]
+    if kind == "start":
+        game = msg.get("game")
+        if not isinstance(game, str) or game not in GAMES:
+            raise ProtocolError("unknown_game", f"unknown game {game!r}; games: {', '.join(GAMES)}")
+        mode = msg.get("mode", "versus")
+        if mode not in MODES:
+            raise ProtocolError("bad_mode", f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
+        return Start(game, mode, _seed(msg.get("seed", 0)), clean_player(msg.get("player")))
+    if kind == "step":
+        seq = msg.get("seq")
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+            raise ProtocolError("bad_seq", f'"seq" is the step number, 1, 2, 3… from each start or reset; got {seq!r}')
+        return Step(seq, _keys(msg.get("keys", [])))
+    if kind == "reset":
+        return Reset(_seed(msg["seed"]) if "seed" in msg else None)
+    raise ProtocolError("unknown_type", f"unknown message type {kind!r}; types: {', '.join(TYPES)}")
+
+
+def check_keys(keys: tuple[str, ...], spec: GameSpec) -> tuple[str, ...]:
+    """``keys`` if every one belongs to the game's key map."""
+    known = spec.keymap.keys()
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        raise ProtocolError(
+            "unknown_action", f"{unknown[0]!r} is not a key of {spec.name}; keys: {', '.join(sorted(known))}"
+        )
+    return keys
+
+
+# --- the server's replies ----------------------------------------------------------------------------
+
+
+def _b64(frames: dict[str, bytes]) -> dict[str, str]:
+    return {side: base64.b64encode(jpeg).decode("ascii") for side, jpeg in frames.items()}
+
+
+def ready(spec: GameSpec, mode: str, seed: int, state: dict[str, Any], frames: dict[str, bytes]) -> dict[str, Any]:
+    return {
+        "type": "ready",
+        "game": spec.slug,
+        "mode": mode,
+        "seed": seed,
+        "fps": min(spec.render_fps, FPS_CAP),
+        "keys": sorted(spec.keymap.keys()),
+        "legend": spec.keymap.legend(),
+        "state": state,
+        "frames": _b64(frames),
+    }
+
+
+def frame(seq: int, state: dict[str, Any], frames: dict[str, bytes]) -> dict[str, Any]:
+    return {"type": "frame", "seq": seq, "state": state, "frames": _b64(frames)}
+
+
+def end(result: dict[str, Any], result_id: int | None, winner: str | None, note: str | None = None) -> dict[str, Any]:
+    """The episode is over; ``result_id`` is None when it was not recorded (Live watch, or ``note`` says why)."""
+    msg = {"type": "end", "result_id": result_id, "result": result, "winner": winner}
+    if note:
+        msg["note"] = note
+    return msg
+
+
+def error(exc: ProtocolError) -> dict[str, Any]:
+    return {"type": "error", "code": exc.code, "message": exc.message}
+
+
+def busy(max_games: int) -> dict[str, Any]:
+    return {"type": "busy", "message": f"all {max_games} game slots are in use; try again shortly"}
+
+
+def closed(message: str) -> dict[str, Any]:
+    return {"type": "closed", "message": message}
+
+
+def encode(msg: dict[str, Any]) -> str:
+    return json.dumps(msg)

@@ -1,0 +1,108 @@
+"""The play protocol's rules without a server: what parses, what is refused with which code, what the
+replies look like (the fields play_component.js reads)."""
+
+import base64
+import json
+
+import pytest
+
+from envs import GAMES, get_spec
+from playground import protocol
+from playground.protocol import MAX_KEYS, MAX_MESSAGE, MAX_SEED, ProtocolError, Reset, Start, Step, parse
+
+
+def code_of(text) -> str:
+    with pytest.raises(ProtocolError) as refused:
+        parse(text)
+    assert refused.value.message and "\n" not in refused.value.message  # one line for the player
+    return refused.value.code
+
+
+def test_a_start_is_parsed_with_its_defaults_and_a_clean_player_name():
+    assert parse(json.dumps({"type": "start", "game": "pong"})) == Start("pong", "versus", 0, "anonymous")
+    msg = parse(
+        json.dumps({"type": "start", "game": "cartpole", "mode": "solo", "seed": MAX_SEED, "player": "  ada\x00\n  "})
+    )
+    assert msg == Start("cartpole", "solo", MAX_SEED, "ada")
+
+
+def test_steps_and_resets_are_parsed():
+    assert parse('{"type": "step", "seq": 4, "keys": ["ArrowUp", " "]}') == Step(4, ("ArrowUp", " "))
+    assert parse('{"type": "step", "seq": 1}') == Step(1, ())
+    assert parse('{"type": "reset"}') == Reset(None)
+    assert parse('{"type": "reset", "seed": 8}') == Reset(8)
+
+
+@pytest.mark.parametrize(
+    "text,code",
+    [
+        (None, "bad_message"),  # a binary frame
+        ("x" * (MAX_MESSAGE + 1), "too_large"),
+        ("{not json", "bad_json"),
+        ("[" * 100_000 + "]" * 100_000, "too_large"),
+        ("[" * 2000 + "]" * 2000, "bad_json"),  # deep, under the size cap: RecursionError, not a crash
+        ("[1, 2]", "bad_message"),
+        ('{"seq": 2}', "bad_message"),
+        ('{"type": 3}', "bad_message"),
+        ('{"type": "jump"}', "unknown_type"),
+        ('{"type": "start", "game": "chess"}', "unknown_game"),
+        ('{"type": "start", "game": ["cartpole"]}', "unknown_game"),
+        ('{"type": "start"}', "unknown_game"),
+        ('{"type": "start", "game": "cartpole", "mode": "coop"}', "bad_mode"),
+        ('{"type": "start", "game": "cartpole", "mode": ["solo"]}', "bad_mode"),
+        ('{"type": "start", "game": "cartpole", "seed": -1}', "bad_seed"),
+        ('{"type": "start", "game": "cartpole", "seed": "7"}', "bad_seed"),
+        ('{"type": "start", "game": "cartpole", "seed": true}', "bad_seed"),
+        ('{"type": "start", "game": "cartpole", "seed": 1.5}', "bad_seed"),
+        (json.dumps({"type": "start", "game": "cartpole", "seed": MAX_SEED + 1}), "bad_seed"),
+        ('{"type": "reset", "seed": null}', "bad_seed"),
+        ('{"type": "reset", "seed": 1e400}', "bad_seed"),
+        ('{"type": "step", "keys": []}', "bad_seq"),
+        ('{"type": "step", "seq": "2", "keys": []}', "bad_seq"),
+        ('{"type": "step", "seq": true, "keys": []}', "bad_seq"),
+        ('{"type": "step", "seq": 0, "keys": []}', "bad_seq"),
+        ('{"type": "step", "seq": 1, "keys": "ArrowLeft"}', "bad_keys"),
+        ('{"type": "step", "seq": 1, "keys": [1]}', "bad_keys"),
+        ('{"type": "step", "seq": 1, "keys": null}', "bad_keys"),
+        (json.dumps({"type": "step", "seq": 1, "keys": ["a"] * (MAX_KEYS + 1)}), "bad_keys"),
+    ],
+)
+def test_every_malformed_message_is_refused_with_its_code(text, code):
+    assert code_of(text) == code
+
+
+def test_keys_are_checked_against_the_games_key_map():
+    spec = get_spec("cartpole")
+    assert protocol.check_keys(("ArrowLeft",), spec) == ("ArrowLeft",)
+    with pytest.raises(ProtocolError) as refused:
+        protocol.check_keys(("ArrowLeft", "ArrowUp"), spec)
+    assert refused.value.code == "unknown_action" and "'ArrowUp'" in refused.value.message
+
+
+@pytest.mark.parametrize("game", sorted(GAMES))
+def test_ready_carries_what_the_browser_needs(game):
+    spec = get_spec(game)
+    msg = protocol.ready(spec, "solo", 7, {"done": False}, {"human": b"\xff\xd8jpeg"})
+    assert msg["type"] == "ready" and msg["game"] == game and msg["seed"] == 7
+    assert msg["fps"] == min(spec.render_fps, protocol.FPS_CAP) and msg["keys"] == sorted(spec.keymap.keys())
+    assert base64.b64decode(msg["frames"]["human"]) == b"\xff\xd8jpeg"
+    assert json.loads(protocol.encode(msg)) == {**msg, "legend": [list(row) for row in msg["legend"]]}
+
+
+def test_the_other_replies():
+    assert protocol.frame(3, {"done": True}, {"agent": b"x"}) == {
+        "type": "frame",
+        "seq": 3,
+        "state": {"done": True},
+        "frames": {"agent": "eA=="},
+    }
+    assert "note" not in protocol.end({"mode": "solo"}, 12, None)
+    unrecorded = protocol.end({"mode": "solo"}, None, None, "Not recorded: too many.")
+    assert unrecorded["result_id"] is None and unrecorded["note"] == "Not recorded: too many."
+    assert protocol.error(ProtocolError("bad_seq", "expected 2")) == {
+        "type": "error",
+        "code": "bad_seq",
+        "message": "expected 2",
+    }
+    assert protocol.busy(8) == {"type": "busy", "message": "all 8 game slots are in use; try again shortly"}
+    assert protocol.closed("idle")["type"] == "closed"
