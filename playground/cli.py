@@ -24,19 +24,19 @@ def cmd_games(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from agents.training.train import train
+    from agents.training.train import TrainOptions, train
 
-    run_dir = train(args.game, seed=args.seed, timesteps=args.timesteps, config_file=args.config,
-                    overrides=args.set, out=args.out, resume=args.resume, checkpoint_every=args.checkpoint_every,
-                    checkpoint_seconds=args.checkpoint_seconds,
-                    threads=args.threads, progress=None if args.quiet else 10.0, command=args.command_line,
-                    sb3_log=[f for f in args.sb3_log.split(",") if f] if args.sb3_log else [])
+    run_dir = train(TrainOptions(
+        game=args.game, seed=args.seed, timesteps=args.timesteps, config_file=args.config, overrides=args.set,
+        out=args.out, resume=args.resume, checkpoint_seconds=args.checkpoint_seconds,
+        checkpoint_every=args.checkpoint_every, threads=args.threads or 1, progress=None if args.quiet else 10.0,
+        command=args.command_line, sb3_log=[f for f in args.sb3_log.split(",") if f] if args.sb3_log else []))
     print(f"run complete: {run_dir}")
     return 0
 
 
 def cmd_bundle(args) -> int:
-    from agents.bundle.bundle import build_bundle
+    from agents.bundle.build import build_bundle
 
     out = build_bundle(args.game, [Path(r) for r in args.runs], out=args.out, command=args.command_line,
                        replays=args.replays, episodes=args.episodes)
@@ -45,13 +45,13 @@ def cmd_bundle(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from agents.bundle.bundle import Bundle
+    from agents.bundle import Bundle
 
     bundle = Bundle.open(args.bundle)
     result = bundle.evaluate(episodes=args.episodes)
-    s = result["summary"]
+    s = result.summary
     print(f"{bundle.spec.name} ({bundle.spec.env_id}), {s['episodes']} episodes on seeds "
-          f"{result['seeds'][0]}..{result['seeds'][-1]}, deterministic={result['deterministic']}")
+          f"{result.seeds[0]}..{result.seeds[-1]}, deterministic={result.deterministic}")
     print(f"mean {s['mean']:.2f} +/- {s['std']:.2f} (95% CI {s['ci95'][0]:.2f} .. {s['ci95'][1]:.2f}), "
           f"min {s['min']:.2f}, max {s['max']:.2f}")
     bar = bundle.spec.bar
@@ -62,18 +62,18 @@ def cmd_evaluate(args) -> int:
         print(f"recorded eval.json: mean {recorded['mean']:.2f} +/- {recorded['std']:.2f} "
               f"({'identical' if same else 'DIFFERS'})")
     if args.json:
-        print(json.dumps(result["summary"]))
+        print(json.dumps(result.summary))
     return 0
 
 
 def cmd_verify(args) -> int:
-    from agents.bundle.bundle import Bundle
+    from agents.bundle import Bundle
 
     bundle = Bundle.open(args.bundle, check=False)
     report = bundle.verify()
     for check in report:
-        print(f"[{'ok' if check['ok'] else 'FAIL'}] {check['check']}: {check['detail']}")
-    failed = [c for c in report if not c["ok"]]
+        print(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+    failed = [c for c in report if not c.ok]
     if failed:
         print(f"verify FAILED: {len(failed)} of {len(report)} checks failed", file=sys.stderr)
         return 1
@@ -120,7 +120,7 @@ def cmd_import(args) -> int:
 
     out = import_checkpoint(args.source, args.game, out=args.out, trust_pickle=args.trust_pickle,
                             episodes=args.episodes, replays=args.replays, command=args.command_line)
-    from agents.bundle.bundle import Bundle
+    from agents.bundle import Bundle
 
     s = Bundle.open(out).eval_summary()
     print(f"imported {args.source} as {out} (external — not reproduced here); "
@@ -134,7 +134,7 @@ TABLE_END = "<!-- end table -->"
 
 
 def cmd_table(args) -> int:
-    from agents.bundle.bundle import gallery_table
+    from agents.bundle.card import gallery_table
 
     table = gallery_table(Path(args.models) if args.models else None)
     if not args.update:
@@ -175,13 +175,13 @@ def _reproduce_args(s: argparse.ArgumentParser) -> None:
 
 
 def _run_reproduce(args, where, ablation=None) -> int:
-    from agents.experiments.reproduce import reproduce
+    from agents.experiments.reproduce import ReproduceOptions, reproduce
 
-    out = reproduce(where, seeds=args.seeds, n_seeds=args.n_seeds, timesteps=args.timesteps, episodes=args.episodes,
-                    out=args.out, jobs=args.jobs, ray_address=args.ray_address, ablation=ablation,
-                    checkpoint_seconds=args.checkpoint_seconds, checkpoint_every=args.checkpoint_every,
-                    strict_versions=args.strict_versions, command=args.command_line,
-                    say=lambda line: print(line, flush=True))
+    out = reproduce(ReproduceOptions(
+        bundle=where, seeds=args.seeds, n_seeds=args.n_seeds, timesteps=args.timesteps, episodes=args.episodes,
+        out=args.out, jobs=args.jobs, ray_address=args.ray_address, ablation=ablation,
+        checkpoint_seconds=args.checkpoint_seconds, checkpoint_every=args.checkpoint_every,
+        strict_versions=args.strict_versions, command=args.command_line), say=lambda line: print(line, flush=True))
     if out["failed"]:
         print(f"{out['failed']} run(s) failed (listed in the report); run the same command again to retry them",
               file=sys.stderr)

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from agents.hub import registry
-from agents.bundle.bundle import Bundle
+from agents.bundle import Bundle
 from agents.common.settings import models_dir
 from agents.media.watch import Trajectory, cached_trajectory, first_frame, fresh_episode, replay_video
 from envs import GAMES, GameSpec, PlaygroundError, get_spec
@@ -105,7 +105,7 @@ def periodic_evals(path: str) -> pd.DataFrame:
 def recorded_trajectory(path: str, name: str) -> tuple[Trajectory, bytes]:
     b, _ = bundle_at(path)
     rep = b.replay(name)
-    t = cached_trajectory(b.spec, rep, policy_at(path), b.manifest["files"]["policy.safetensors"])
+    t = cached_trajectory(b.spec, rep, policy_at(path), b.policy_id)
     return t, replay_video(b.spec, rep, t.frames)
 
 
@@ -115,7 +115,7 @@ def fresh_trajectory(path: str, slug: str, seed: int, with_agent: bool) -> tuple
     spec = get_spec(slug)
     pol = policy_at(path) if with_agent else None
     rep = fresh_episode(spec, seed, pol)
-    pid = bundle_at(path)[0].manifest["files"]["policy.safetensors"] if with_agent else "random"
+    pid = bundle_at(path)[0].policy_id if with_agent else "random"
     t = cached_trajectory(spec, rep, pol, pid)
     return t, replay_video(spec, rep, t.frames), rep
 
@@ -152,7 +152,7 @@ def score_line(b: Bundle) -> str:
     spec = b.spec
     ref = spec.reference
     met = spec.bar.met_by(s["mean"], s["std"])
-    steps = (b.manifest.get("timesteps") or {}).get(str(b.manifest.get("shipped_seed")))
+    steps = b.manifest.steps_of_shipped_seed()
     return (f"**{s['mean']:.2f} ± {s['std']:.2f}** over {s['episodes']} episodes "
             f"(95 % CI {s['ci95'][0]:.2f} … {s['ci95'][1]:.2f}) · solved threshold {spec.solved_threshold:g} · "
             + (f"trained {steps:,} steps · " if isinstance(steps, int) else "")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.bundle.bundle import models_dir
+from agents.common.settings import models_dir
 from tests.conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"

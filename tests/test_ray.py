@@ -13,16 +13,16 @@ from tests.conftest import ROOT
 
 def test_reproduction_on_ray(tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install '.[ray]'")
-    from agents.bundle.bundle import Bundle
-    from agents.experiments.reproduce import reproduce
+    from agents.bundle import Bundle
+    from agents.experiments.reproduce import ReproduceOptions, reproduce
 
     bundle = tmp_path / "cartpole"
     shutil.copytree(ROOT / "models" / "cartpole", bundle)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}})
     try:
-        out = reproduce(bundle, seeds=[21, 22], timesteps=2048, episodes=5, out=tmp_path / "work",
-                        ray_address="auto", command="test", say=lambda _: None)
+        out = reproduce(ReproduceOptions(bundle, seeds=[21, 22], timesteps=2048, episodes=5, out=tmp_path / "work",
+                        ray_address="auto", command="test"), say=lambda _: None)
     finally:
         ray.shutdown()
     assert out["failed"] == 0
@@ -35,7 +35,7 @@ def test_reproduction_on_ray(tmp_path):
         rows = (out["path"] / "shipped" / f"training-seed{s}.csv").read_text().splitlines()
         assert len(rows) == 1 + 8
         assert json.loads((out["path"] / "shipped" / f"final-eval-seed{s}.json").read_text())["summary"]["episodes"] == 5
-    assert all(c["ok"] for c in Bundle.open(bundle).verify())
+    assert all(c.ok for c in Bundle.open(bundle).verify())
 
 
 def test_ray_address_without_ray(tmp_path, monkeypatch, capsys):

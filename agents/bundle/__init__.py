@@ -1,0 +1,7 @@
+"""The agent bundle, the project's central type (``docs/bundle.md``): open one with :class:`Bundle`."""
+
+from agents.bundle.bundle import Bundle
+from agents.bundle.manifest import EXTERNAL, MANIFEST, TRAINED, Check, Manifest
+from agents.evaluation.evaluate import EvalResult, Protocol
+
+__all__ = ["Bundle", "Check", "EvalResult", "EXTERNAL", "MANIFEST", "Manifest", "Protocol", "TRAINED"]

@@ -36,14 +36,19 @@ from typing import Any, Callable
 
 import yaml
 
-from agents.bundle.bundle import (MANIFEST, card_data, file_checksums, install_bundle, package_versions, sha256_file,
-                           write_evaluation)
+from agents.bundle.build import write_evaluation
+from agents.bundle.card import external_card
+from agents.bundle.manifest import EXTERNAL, Manifest
+from agents.bundle.writer import BundleWriter
+from agents.common.files import sha256_file
+from agents.common.provenance import package_versions
+from agents.evaluation.evaluate import Protocol
 from agents.common.errors import ImportCheckpointError
-from agents.policy.network import _SIMPLE_KWARGS, ACTIVATIONS, FEATURE_EXTRACTORS, Normalizer, export_policy
+from agents.policy.network import ACTIVATIONS, FEATURE_EXTRACTORS, SIMPLE_KWARGS, export_policy
+from agents.policy.normalize import Normalizer
 from agents.common.provenance import git_state, hardware, now_iso
 from envs import GameSpec, get_spec, make_env
 
-EXTERNAL = "external — not reproduced here"
 MAX_MEMBERS = 64
 MAX_MEMBER_BYTES = 256 * 2**20
 MAX_TOTAL_BYTES = 512 * 2**20
@@ -238,7 +243,7 @@ def policy_kwargs(data: dict[str, Any], where: Path) -> dict[str, Any]:
                 raise ImportCheckpointError(f"{where}: features extractor {value!r} is not one of "
                                             f"{', '.join(sorted(FEATURE_EXTRACTORS))}")
             out[key] = getattr(torch_layers, name)
-        elif key in _SIMPLE_KWARGS or key == "features_extractor_kwargs":
+        elif key in SIMPLE_KWARGS or key == "features_extractor_kwargs":
             if isinstance(value, str) and key != "features_extractor_kwargs":
                 raise ImportCheckpointError(f"{where}: policy_kwargs[{key!r}] is only stored pickled ({value[:80]!r})")
             out[key] = value
@@ -374,50 +379,6 @@ def _hyperparameters(data: dict[str, Any], zoo: dict[str, Any] | None) -> dict[s
     return out
 
 
-def external_card(spec: GameSpec, manifest: dict[str, Any], result: dict[str, Any], config: dict[str, Any]) -> str:
-    """README.md for an imported agent: the Hub's metadata and what is (and is not) known about it."""
-    from huggingface_hub import ModelCard
-
-    s = result["summary"]
-    data = card_data(spec, s)
-    src = manifest["source"]
-    body = f"""
-# PPO agent playing {spec.env_id} ({EXTERNAL})
-
-An SB3 PPO checkpoint trained elsewhere and imported by PPO Playground (`{manifest['commands']['import']}`)
-without unpickling anything. **It was not trained or reproduced here**: there are no training curves and no
-health verdict. The evaluation below was run here, with the game's protocol.
-
-## Evaluation
-
-| | |
-|---|---|
-| mean ± std over {s['episodes']} episodes | **{s['mean']:.2f} +/- {s['std']:.2f}** |
-| 95 % CI of the mean | {s['ci95'][0]:.2f} … {s['ci95'][1]:.2f} ({s['ci_method']}) |
-| policy | {'deterministic' if result['deterministic'] else 'stochastic'}; episode i resets with seed {result['seeds'][0]} + i |
-| bar ({spec.bar.describe()}) | {'met' if spec.bar.met_by(s['mean'], s['std']) else 'not met'} |
-
-## Source
-
-| | |
-|---|---|
-| kind | {src['kind']} |
-| file | `{src['zip']}` (sha256 `{src['zip_sha256']}`) |
-| trained with | Stable-Baselines3 {src.get('sb3_version') or 'unknown'}, {src.get('num_timesteps') or 'unknown'} timesteps |
-| health | not assessed: no training curves |
-| reproduce | not reproduced here |
-
-Hyperparameters as recorded by the source (`config.yml`):
-
-```yaml
-{yaml.safe_dump(config, sort_keys=False).strip()}
-```
-
-`playground verify` checks the checksums, loads the policy without unpickling and re-simulates the replays.
-"""
-    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
-
-
 def default_out(spec: GameSpec, source: Source) -> Path:
     from agents.common.settings import data_dir
 
@@ -460,10 +421,7 @@ def import_checkpoint(source_path: str | Path, game: str, out: str | Path | None
 
     started = now_iso()
     out_dir = Path(out) if out else default_out(spec, src)
-    tmp = out_dir.with_name(f".{out_dir.name}.importing")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "evidence").mkdir(parents=True)
-    try:
+    with BundleWriter(out_dir) as w:
         # A fresh PPO on the game's own env, with the weights loaded into it: what we export and what we
         # save as SB3's zip is built from our objects, never from the checkpoint's pickles.
         env = make_env(spec, "eval")
@@ -479,13 +437,13 @@ def import_checkpoint(source_path: str | Path, game: str, out: str | Path | None
             raise ImportCheckpointError(f"{src.zip}: the weights do not fit the policy its data describes: "
                                         f"{str(exc)[:400]}") from None
         model.policy.set_training_mode(False)
-        export_policy(model.policy, normalizer, tmp)
-        model.save(tmp / f"ppo-{spec.hub_env_id}.zip")
+        export_policy(model.policy, normalizer, w.path)
+        model.save(w.path / f"ppo-{spec.hub_env_id}.zip")
         env.close()
 
         config = _hyperparameters(d, zoo)
-        (tmp / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-        result = write_evaluation(tmp, spec, out_dir, episodes, replays)
+        w.write_text("config.yml", yaml.safe_dump(config, sort_keys=False))
+        result = write_evaluation(w, spec, out_dir, episodes, replays)
 
         source = {"kind": src.kind, "path": str(src.path.resolve()), "zip": src.zip.name, "zip_sha256": ckpt.sha256,
                   "config": None if src.config is None else {"file": str(src.config.relative_to(src.path)),
@@ -496,28 +454,16 @@ def import_checkpoint(source_path: str | Path, game: str, out: str | Path | None
                   "env_id_hint": src.env_id_hint, "sb3_version": ckpt.sb3_version, "system_info": ckpt.system_info,
                   "num_timesteps": d.get("num_timesteps") if isinstance(d.get("num_timesteps"), int) else None,
                   "policy_class": policy_name}
-        manifest = {
-            "format": "ppo-playground/bundle@1",
-            "game": spec.slug, "env_id": spec.env_id, "env_kwargs": spec.env_kwargs, "algo": "PPO",
-            "origin": EXTERNAL, "source": source,
-            "seeds": [], "shipped_seed": None,
-            "shipped_because": "an external checkpoint: trained elsewhere, not reproduced here",
-            "timesteps": {}, "wall_seconds": {},
-            "commands": {"import": command or f"playground import {src.path} --game {spec.slug}",
-                         "evaluate": f"playground evaluate {out_dir}", "verify": f"playground verify {out_dir}"},
-            "reproduce": [],
-            "code": {"bundling": git_state()},
-            "versions": package_versions(),
-            "hardware": hardware(),
-            "bundled": {"started": started, "finished": now_iso()},
-        }
-        (tmp / "README.md").write_text(external_card(spec, manifest, result, config))
-        manifest["files"] = file_checksums(tmp)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    install_bundle(tmp, out_dir)
+        manifest = Manifest(
+            game=spec.slug, env_id=spec.env_id, env_kwargs=spec.env_kwargs, origin="external", files={},
+            source=source, shipped_because="an external checkpoint: trained elsewhere, not reproduced here",
+            commands={"import": command or f"playground import {src.path} --game {spec.slug}",
+                      "evaluate": f"playground evaluate {out_dir}", "verify": f"playground verify {out_dir}"},
+            protocol=Protocol.of_spec(spec, episodes),
+            provenance={"code": {"bundling": git_state()}, "versions": package_versions(), "hardware": hardware(),
+                        "bundled": {"started": started, "finished": now_iso()}})
+        w.write_text("README.md", external_card(spec, manifest, result, config))
+        w.finish(manifest)
     if register:
         from agents.hub import registry
 

@@ -7,17 +7,19 @@ import shutil
 import numpy as np
 import pytest
 
-from agents.bundle.bundle import MANIFEST, Bundle, build_bundle, resimulate
+from agents.bundle import MANIFEST, Bundle
+from agents.bundle.build import build_bundle
+from agents.evaluation.replay import resimulate
 from agents.common.errors import BundleError
 from agents.policy.network import load_policy
-from agents.training.train import train
+from agents.training.train import TrainOptions, train
 from envs import get_spec, make_env
 
 
 @pytest.fixture(scope="module")
 def cartpole_bundle(tmp_path_factory):
     root = tmp_path_factory.mktemp("cartpole")
-    runs = [train("cartpole", seed=s, timesteps=2048, out=root / f"seed{s}", progress=None) for s in (1, 2)]
+    runs = [train(TrainOptions("cartpole", seed=s, timesteps=2048, out=root / f"seed{s}", progress=None)) for s in (1, 2)]
     return build_bundle("cartpole", runs, out=root / "bundle", episodes=20)
 
 
@@ -25,19 +27,19 @@ def cartpole_bundle(tmp_path_factory):
 def continuous_bundle(tmp_path_factory):
     """Continuous actions with VecNormalize: the normalisation statistics must travel in policy.json."""
     root = tmp_path_factory.mktemp("llc")
-    run = train("lunarlander-continuous", seed=1, timesteps=2048, overrides=["n_steps=64"], out=root / "seed1",
-                progress=None)
+    run = train(TrainOptions("lunarlander-continuous", seed=1, timesteps=2048, overrides=["n_steps=64"], out=root / "seed1",
+                progress=None))
     return build_bundle("lunarlander-continuous", [run], out=root / "bundle", episodes=10)
 
 
 def _observations(slug, n=300):
     env = make_env(get_spec(slug), "eval")
     obs, _ = env.reset(seed=0)
-    rng = np.random.default_rng(0)
+    env.action_space.seed(0)
     out = []
     for _ in range(n):
         out.append(obs)
-        obs, _, term, trunc, _ = env.step(env.action_space.sample() if rng.random() < 2 else None)
+        obs, _, term, trunc, _ = env.step(env.action_space.sample())
         if term or trunc:
             obs, _ = env.reset()
     return np.stack(out)
@@ -82,30 +84,30 @@ def test_replays_resimulate_exactly(cartpole_bundle, continuous_bundle):
         for name in names:
             rep = bundle.replay(name)
             assert resimulate(rep, bundle.spec)["ok"]
-            i = ev["seeds"].index(rep["seed"])
-            assert rep["return"] == ev["returns"][i] and rep["length"] == ev["lengths"][i]
-        assert bundle.replay("best")["return"] == max(ev["returns"])
-        assert bundle.replay("worst")["return"] == min(ev["returns"])
+            i = ev.seeds.index(rep["seed"])
+            assert rep["return"] == ev.returns[i] and rep["length"] == ev.lengths[i]
+        assert bundle.replay("best")["return"] == max(ev.returns)
+        assert bundle.replay("worst")["return"] == min(ev.returns)
 
 
 def test_evaluate_repeats_the_recorded_evaluation(cartpole_bundle):
     bundle = Bundle.open(cartpole_bundle)
     again = bundle.evaluate(episodes=20)
-    assert again["returns"] == bundle.eval_result()["returns"]
+    assert again.returns == bundle.eval_result().returns
 
 
 def test_verify_passes_and_bundle_contents(cartpole_bundle):
     bundle = Bundle.open(cartpole_bundle)
     checks = bundle.verify()
-    assert all(c["ok"] for c in checks), [c for c in checks if not c["ok"]]
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
     m = bundle.manifest
-    assert m["seeds"] == [1, 2] and m["shipped_seed"] in (1, 2) and "periodic evaluation" in m["shipped_because"]
+    assert m.seeds == [1, 2] and m.shipped_seed in (1, 2) and "periodic evaluation" in m.shipped_because
     for f in ("policy.safetensors", "policy.json", "ppo-CartPole-v1.zip", "config.yml", "results.json", "README.md",
               "evidence/training-seed1.csv", "evidence/training-seed2.csv", "evidence/eval.json",
               "evidence/health.json"):
-        assert f in m["files"], f
-    assert m["versions"]["stable-baselines3"].startswith("2.9")
-    assert all(m["commands"]["train"][str(s)][0].startswith("playground train cartpole --seed") for s in (1, 2))
+        assert f in m.files, f
+    assert m.versions["stable-baselines3"].startswith("2.9")
+    assert all(m.commands["train"][str(s)][0].startswith("playground train cartpole --seed") for s in (1, 2))
     card = (cartpole_bundle / "README.md").read_text()
     assert card.startswith("---\n") and "library_name: stable-baselines3" in card
     s = bundle.eval_summary()
@@ -130,7 +132,7 @@ def _rehash(path, rel):
 
 
 def _failed(path):
-    return [c for c in Bundle.open(path, check=False).verify() if not c["ok"]]
+    return [c for c in Bundle.open(path, check=False).verify() if not c.ok]
 
 
 def test_changed_weights_fail_checksum(cartpole_bundle, tmp_path):
@@ -139,8 +141,8 @@ def test_changed_weights_fail_checksum(cartpole_bundle, tmp_path):
     data[-1] ^= 0xFF
     (b / "policy.safetensors").write_bytes(bytes(data))
     failed = _failed(b)
-    assert [c["check"] for c in failed] == ["sha256 policy.safetensors"]
-    assert "was changed" in failed[0]["detail"]
+    assert [c.name for c in failed] == ["sha256 policy.safetensors"]
+    assert "was changed" in failed[0].detail
     with pytest.raises(BundleError, match="failed its checksums: policy.safetensors was changed"):
         Bundle.open(b)
 
@@ -151,7 +153,7 @@ def test_forged_eval_is_caught_even_with_a_fixed_manifest(cartpole_bundle, tmp_p
     ev["summary"]["mean"] += 100
     (b / "evidence/eval.json").write_text(json.dumps(ev))
     _rehash(b, "evidence/eval.json")
-    assert {c["check"] for c in _failed(b)} == {"eval.json summary matches its episodes", "results.json matches eval.json"}
+    assert {c.name for c in _failed(b)} == {"eval.json summary matches its episodes", "results.json matches eval.json"}
 
 
 def test_forged_replay_does_not_resimulate(cartpole_bundle, tmp_path):
@@ -162,14 +164,14 @@ def test_forged_replay_does_not_resimulate(cartpole_bundle, tmp_path):
     (b / "evidence/replays/best.json").write_text(json.dumps(rep))
     _rehash(b, "evidence/replays/best.json")
     failed = _failed(b)
-    assert [c["check"] for c in failed] == ["replay best re-simulates"]
+    assert [c.name for c in failed] == ["replay best re-simulates"]
 
 
 def test_unlisted_and_missing_files(cartpole_bundle, tmp_path):
     b = _copy(cartpole_bundle, tmp_path)
     (b / "evil.py").write_text("print('hi')")
     (b / "config.yml").unlink()
-    details = " ".join(c["detail"] for c in _failed(b))
+    details = " ".join(c.detail for c in _failed(b))
     assert "evil.py" in details and "config.yml is missing" in details
 
 
@@ -209,19 +211,15 @@ def test_malformed_replay(cartpole_bundle):
 
 def test_every_evaluation_episode_replays_on_a_fresh_env():
     """Episodes that share an env slot (BipedalWalker keeps state across reset) still re-simulate alone."""
-    from agents.bundle.bundle import replay_record
+    from agents.evaluation.replay import replay_record
     from agents.evaluation.evaluate import run_episodes
 
     spec = get_spec("bipedalwalker")
     rng = np.random.default_rng(0)
     eps = run_episodes(spec, lambda obs: rng.uniform(-1, 1, size=(len(obs), 4)).astype(np.float32), [5, 6, 7],
-                       record=True, parallel=1, max_steps=60)
+                       record=True, parallel=1)
     for ep in eps:
-        rep = replay_record(spec, ep, "t", False)
-        env = make_env(spec, "eval")
-        env.reset(seed=ep.seed)
-        rewards = [float(env.step(np.asarray(a, dtype=np.float32))[1]) for a in ep.actions]
-        assert rewards == ep.rewards, ep.seed
+        assert resimulate(replay_record(spec, ep, "t", False), spec)["ok"], ep.seed
 
 
 # --- Atari -------------------------------------------------------------------------------------------
@@ -230,8 +228,8 @@ def test_every_evaluation_episode_replays_on_a_fresh_env():
 def pong_bundle(tmp_path_factory):
     """A tiny Pong run, bundled: the CNN's weights are what makes Atari bundles big."""
     root = tmp_path_factory.mktemp("pong")
-    run = train("pong", seed=1, timesteps=128, overrides=["n_envs=2", "n_steps=64", "batch_size=64"],
-                out=root / "seed1", threads=1, progress=None)
+    run = train(TrainOptions("pong", seed=1, timesteps=128, overrides=["n_envs=2", "n_steps=64", "batch_size=64"],
+                out=root / "seed1", threads=1, progress=None))
     return build_bundle("pong", [run], out=root / "bundle", episodes=2, replays=2)
 
 
@@ -243,7 +241,7 @@ def test_atari_zip_has_no_optimizer_moments_and_still_loads(pong_bundle):
     from stable_baselines3 import PPO
 
     bundle = Bundle.open(pong_bundle)
-    assert all(c["ok"] for c in bundle.verify())
+    assert all(c.ok for c in bundle.verify())
     zip_path = pong_bundle / "ppo-ALE-Pong-v5.zip"
     with zipfile.ZipFile(zip_path) as z:
         opt = torch.load(io.BytesIO(z.read("policy.optimizer.pth")), weights_only=True)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from agents.bundle.bundle import Bundle
+from agents.bundle import Bundle
 from agents.common.errors import ImportCheckpointError
 from agents.bundle.importer import EXTERNAL, import_checkpoint, read_checkpoint
 from envs import get_spec, make_env
@@ -91,9 +91,9 @@ def test_sb3_zip_imports_and_acts_like_sb3(sb3_zip, tmp_path):
 
     out = import_checkpoint(sb3_zip, "cartpole", out=tmp_path / "b", episodes=5, register=False)
     bundle = Bundle.open(out)
-    assert all(c["ok"] for c in bundle.verify()), [c for c in bundle.verify() if not c["ok"]]
+    assert all(c.ok for c in bundle.verify()), [c for c in bundle.verify() if not c.ok]
     assert bundle.origin == EXTERNAL and bundle.is_external and bundle.training_seeds() == []
-    src = bundle.manifest["source"]
+    src = bundle.manifest.source
     assert src["kind"] == "sb3 zip" and len(src["zip_sha256"]) == 64 and src["policy_class"] == "ActorCriticPolicy"
     assert EXTERNAL in (out / "README.md").read_text()
     obs = _obs()
@@ -119,7 +119,7 @@ def test_zoo_run_needs_trust_for_its_pickle(zoo_run, tmp_path):
     assert any("unpickling" in w and "vecnormalize.pkl" in w for w in warnings)
     bundle = Bundle.open(out)
     m = bundle.manifest
-    assert m["source"]["kind"] == "rl zoo run" and m["source"]["vecnormalize"]["unpickled"] is True
+    assert m.source["kind"] == "rl zoo run" and m.source["vecnormalize"]["unpickled"] is True
     assert bundle.config()["policy_kwargs"] == "dict(net_arch=[16], activation_fn=nn.ReLU)", "strings stay strings"
     norm = bundle.policy().normalizer
     np.testing.assert_allclose(norm.mean, venv.obs_rms.mean)

@@ -48,3 +48,21 @@ def hardware() -> dict[str, Any]:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem_gib, "gpu": None,
             "platform": platform.platform()}
+
+
+PACKAGES = ["stable-baselines3", "sb3-contrib", "gymnasium", "ale-py", "box2d", "torch", "numpy", "safetensors",
+            "huggingface_hub", "streamlit"]
+"""the packages whose versions a bundle and a reproduction record"""
+
+
+def package_versions() -> dict[str, str | None]:
+    import platform
+    from importlib import metadata
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out

@@ -118,3 +118,119 @@ def bootstrap_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]
 
 def seeds_for(base: int, n: int) -> list[int]:
     return list(range(base, base + n))
+
+
+# --- the evaluation protocol and its result ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Protocol:
+    """What an evaluation ran on: the env as made (id, kwargs, wrappers) and how it was played."""
+
+    env_id: str
+    env_kwargs: dict
+    wrappers: str
+    """the observation pipeline, e.g. ``AtariWrapper(whole games, unclipped) + FrameStackLast(4)``"""
+    deterministic: bool
+    seed_base: int
+    episodes: int
+
+    @classmethod
+    def of_spec(cls, spec: GameSpec, episodes: int | None = None) -> Protocol:
+        """Today's catalog protocol for a game."""
+        return cls(env_id=spec.env_id, env_kwargs=dict(spec.env_kwargs), wrappers=wrappers_of(spec),
+                   deterministic=spec.eval.deterministic, seed_base=spec.eval.seed_base,
+                   episodes=episodes or spec.eval.episodes)
+
+    def env_differences(self, spec: GameSpec) -> list[str]:
+        """How the env this protocol names differs from the catalog's (empty when it is the same)."""
+        now = Protocol.of_spec(spec)
+        out = []
+        for name in ("env_id", "env_kwargs", "wrappers"):
+            if getattr(self, name) != getattr(now, name):
+                out.append(f"{name} recorded {getattr(self, name)!r}, catalog now {getattr(now, name)!r}")
+        return out
+
+    def to_json(self) -> dict:
+        return {"env_id": self.env_id, "env_kwargs": self.env_kwargs, "wrappers": self.wrappers,
+                "deterministic": self.deterministic, "seed_base": self.seed_base, "episodes": self.episodes}
+
+    @classmethod
+    def from_json(cls, d: dict) -> Protocol:
+        return cls(env_id=str(d["env_id"]), env_kwargs=dict(d["env_kwargs"]), wrappers=str(d["wrappers"]),
+                   deterministic=bool(d["deterministic"]), seed_base=int(d["seed_base"]), episodes=int(d["episodes"]))
+
+
+def wrappers_of(spec: GameSpec) -> str:
+    """The evaluation env's observation pipeline in words (``make_env(spec, "eval")``), recorded with a bundle
+    so that a later change of the catalog's wrappers is noticed when the bundle is opened."""
+    parts = ["gymnasium.make"]
+    if spec.is_atari:
+        parts.append("AtariWrapper(terminal_on_life_loss=False, clip_reward=False)")
+        if spec.frame_stack:
+            parts.append(f"FrameStackLast({spec.frame_stack})")
+    return " + ".join(parts)
+
+
+@dataclass
+class EvalResult:
+    """``evidence/eval.json``: every episode's return and length on the recorded seeds, and their summary."""
+
+    game: str
+    env_id: str
+    env_kwargs: dict
+    deterministic: bool
+    seeds: list[int]
+    returns: list[float]
+    lengths: list[int]
+    summary: dict
+    """``summarise(returns, lengths)``: episodes, mean, std, min, max, ci95, ci_method, mean_length"""
+    policy_sha256: str | None = None
+    command: str | None = None
+    evaluated_at: str | None = None
+    episodes: list[Episode] = field(default_factory=list, repr=False)
+    """the recorded episodes (actions and rewards) when asked for; never written to eval.json"""
+
+    @property
+    def mean(self) -> float:
+        return float(self.summary["mean"])
+
+    @property
+    def std(self) -> float:
+        return float(self.summary["std"])
+
+    def to_json(self) -> dict:
+        out = {"game": self.game, "env_id": self.env_id, "env_kwargs": self.env_kwargs,
+               "deterministic": self.deterministic, "seeds": self.seeds, "returns": self.returns,
+               "lengths": self.lengths, "summary": self.summary}
+        for k in ("policy_sha256", "command", "evaluated_at"):
+            if getattr(self, k) is not None:
+                out[k] = getattr(self, k)
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict) -> EvalResult:
+        return cls(game=d["game"], env_id=d["env_id"], env_kwargs=dict(d.get("env_kwargs") or {}),
+                   deterministic=bool(d["deterministic"]), seeds=[int(s) for s in d["seeds"]],
+                   returns=[float(r) for r in d["returns"]], lengths=[int(n) for n in d["lengths"]],
+                   summary=dict(d["summary"]), policy_sha256=d.get("policy_sha256"), command=d.get("command"),
+                   evaluated_at=d.get("evaluated_at"))
+
+    def protocol(self, wrappers: str) -> Protocol:
+        """The protocol this result was measured on (seeds are consecutive from the first)."""
+        return Protocol(env_id=self.env_id, env_kwargs=self.env_kwargs, wrappers=wrappers,
+                        deterministic=self.deterministic, seed_base=self.seeds[0] if self.seeds else 0,
+                        episodes=len(self.seeds))
+
+
+def evaluate_policy(spec: GameSpec, policy, protocol: Protocol | None = None, record: bool = False) -> EvalResult:
+    """Evaluate a loaded policy (``agents.policy.network.LoadedPolicy``) on ``protocol`` (default: the catalog's)."""
+    import torch
+
+    protocol = protocol or Protocol.of_spec(spec)
+    seeds = seeds_for(protocol.seed_base, protocol.episodes)
+    torch.manual_seed(protocol.seed_base)  # stochastic (Atari) evaluation samples reproducibly too
+    eps = run_episodes(spec, policy.act_fn(protocol.deterministic), seeds, record=record)
+    returns, lengths = [e.ret for e in eps], [e.length for e in eps]
+    return EvalResult(game=spec.slug, env_id=spec.env_id, env_kwargs=spec.env_kwargs,
+                      deterministic=protocol.deterministic, seeds=seeds, returns=returns, lengths=lengths,
+                      summary=summarise(returns, lengths), episodes=eps if record else [])

@@ -25,7 +25,9 @@ from typing import Any, Callable
 import yaml
 
 from agents.experiments.ablations import SHIPPED, Ablation, Variant
-from agents.bundle.bundle import Bundle, package_versions, read_csv_rows
+from agents.bundle import Bundle
+from agents.common.files import read_csv_rows, write_atomic
+from agents.common.provenance import package_versions
 from agents.common.errors import ConfigError
 from agents.common.settings import runs_dir
 from agents.common.provenance import git_state, hardware, now_iso
@@ -47,7 +49,7 @@ class ReproduceError(PlaygroundError):
 
 def version_check(bundle: Bundle) -> dict[str, Any]:
     """This machine's package versions against the bundle's manifest; ``ok`` when the checked ones agree."""
-    recorded = bundle.manifest.get("versions", {})
+    recorded = bundle.manifest.versions
     here = package_versions()
     rows = [{"package": p, "bundle": recorded.get(p), "here": here.get(p), "same": recorded.get(p) == here.get(p),
              "checked": p in CHECKED_PACKAGES} for p in sorted(set(recorded) | set(here))]
@@ -76,6 +78,8 @@ class Plan:
     variants: list[dict[str, Any]]  # {"name", "key", "config"}
     timesteps: int
     episodes: int
+    protocol: dict[str, Any] = field(default_factory=dict)
+    """the bundle's recorded evaluation protocol (``agents.evaluation.evaluate.Protocol``), episodes apart"""
     work_dir: str = ""
     ablation: dict[str, Any] | None = None
     checkpoint_seconds: float = 60.0
@@ -95,7 +99,7 @@ class Plan:
                     "game": self.game, "seed": seed, "variant": v["key"],
                     "config_file": str(Path(self.work_dir) / v["key"] / "config.yml"),
                     "run_dir": str(Path(self.work_dir) / v["key"] / f"seed{seed}"),
-                    "episodes": self.episodes, "checkpoint_seconds": self.checkpoint_seconds,
+                    "episodes": self.episodes, "protocol": self.protocol, "checkpoint_seconds": self.checkpoint_seconds,
                     "checkpoint_every": self.checkpoint_every,
                 }
         return out
@@ -140,7 +144,7 @@ def plan_reproduction(bundle: Bundle, seeds: list[int] | None = None, n_seeds: i
     plan = Plan(kind="ablation" if ablation else "reproduction", name=ablation.name if ablation else "reproduction",
                 game=bundle.spec.slug, bundle=str(bundle.path),
                 seeds=pick_seeds(bundle.training_seeds(), seeds, n_seeds, new=ablation is None),
-                variants=configs, timesteps=budget, episodes=episodes or len(bundle.eval_result()["seeds"]),
+                variants=configs, timesteps=budget, episodes=episodes or bundle.protocol().episodes, protocol=bundle.protocol().to_json(),
                 ablation=None if ablation is None else {k: v for k, v in asdict(ablation).items() if k != "variants"})
     digest = hashlib.sha256(json.dumps(plan.identity(), sort_keys=True, default=str).encode()).hexdigest()[:10]
     plan.work_dir = str(Path(out) if out else runs_dir() / "reproduce" / plan.game / f"{plan.name}-{digest}")
@@ -170,7 +174,7 @@ def prepare(plan: Plan) -> None:
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """Train, resume or skip one run, evaluate its final policy with the bundle's protocol, and return
     everything the report needs as data (so a Ray task on another machine brings its artifacts back)."""
-    from agents.training.train import train
+    from agents.training.train import TrainOptions, train
 
     run_dir = Path(task["run_dir"])
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -181,15 +185,15 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
             raise ReproduceError(f"{run_dir} is being trained by another process; wait for it or stop it") from None
         status = _run_status(run_dir)
         cmd = f"playground train {task['game']} --seed {task['seed']} --config {task['config_file']} --out {run_dir}"
-        kwargs = dict(checkpoint_seconds=task["checkpoint_seconds"], checkpoint_every=task["checkpoint_every"],
-                      progress=None)
+        common = dict(game=task["game"], seed=task["seed"], out=run_dir, checkpoint_seconds=task["checkpoint_seconds"],
+                      checkpoint_every=task["checkpoint_every"], progress=None)
         if status == "running-no-checkpoint":
             shutil.rmtree(run_dir)  # killed before its first checkpoint: nothing to resume, start again
             status = "new"
         if status == "new":
-            train(task["game"], task["seed"], config_file=task["config_file"], out=run_dir, command=cmd, **kwargs)
+            train(TrainOptions(**common, config_file=task["config_file"], command=cmd))
         elif status == "running":
-            train(task["game"], task["seed"], out=run_dir, resume=True, command=cmd + " --resume", **kwargs)
+            train(TrainOptions(**common, resume=True, command=cmd + " --resume"))
         final_eval = _final_eval(task, run_dir)
     run = json.loads((run_dir / "run.json").read_text())
 
@@ -215,12 +219,11 @@ def _run_status(run_dir: Path) -> str:
 
 def _final_eval(task: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """The final policy on the bundle's evaluation protocol, loaded the way a bundle's policy is loaded."""
-    import numpy as np
-
-    from agents.bundle.bundle import evaluate_policy_on_spec, sha256_file
+    from agents.common.files import sha256_file
+    from agents.evaluation.evaluate import Protocol, evaluate_policy
+    from agents.policy.network import export_policy, load_policy
+    from agents.policy.normalize import VecNormalizeState
     from agents.training.config import algo_class
-    from agents.policy.network import Normalizer, export_policy, load_policy
-    from agents.training.train import write_atomic
     from envs import get_spec
 
     out = run_dir / "final-eval.json"
@@ -229,20 +232,18 @@ def _final_eval(task: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     spec = get_spec(task["game"])
     hp = yaml.safe_load((run_dir / "config.yml").read_text())
     model = algo_class(hp).load(run_dir / "final" / "model.zip", device="cpu")  # this run's own file
-    norm = json.loads((run_dir / "final" / "normalize.json").read_text())
-    normalizer = None
-    if norm and norm.get("norm_obs"):
-        normalizer = Normalizer(mean=np.array(norm["obs_mean"]), var=np.array(norm["obs_var"]),
-                                clip=float(norm["clip_obs"]), epsilon=float(norm["epsilon"]),
-                                count=float(norm["obs_count"]))
+    norm = VecNormalizeState.from_json(json.loads((run_dir / "final" / "normalize.json").read_text()))
+    normalizer = norm.normalizer() if norm else None
     export = run_dir / "final" / "policy"
     export.mkdir(exist_ok=True)
     export_policy(model.policy, normalizer, export)
-    result = evaluate_policy_on_spec(spec, load_policy(export), task["episodes"])
-    result["policy_sha256"] = sha256_file(export / "policy.safetensors")
-    result["evaluated_at"] = now_iso()
-    write_atomic(out, json.dumps(result, indent=1))
-    return result
+    protocol = Protocol.from_json({**task["protocol"], "episodes": task["episodes"]}) if task.get("protocol") else \
+        Protocol.of_spec(spec, task["episodes"])
+    result = evaluate_policy(spec, load_policy(export), protocol)
+    result.policy_sha256 = sha256_file(export / "policy.safetensors")
+    result.evaluated_at = now_iso()
+    write_atomic(out, json.dumps(result.to_json(), indent=1))
+    return result.to_json()
 
 
 # --- running the whole thing ---------------------------------------------------------------------
@@ -270,21 +271,23 @@ def run_plan(plan: Plan, jobs: int | None = None, ray_address: str | None = None
 
 def published_runs(bundle: Bundle) -> tuple[list[dict[str, Any]], str]:
     """Per published seed: its final score's episodes. The shipped seed has the full final evaluation
-    (eval.json); the others only their last periodic evaluation (the final policy on the 10 training-
-    evaluation seeds), the only final evaluation the bundle keeps of them. Both estimate the same thing,
-    the final policy's expected return; the bootstrap gives the 10-episode ones their wider spread."""
+    (eval.json); the others only their last periodic evaluation (the final policy on the training-evaluation
+    seeds: 10 episodes, 5 on Atari), the only final evaluation the bundle keeps of them. Both estimate the same
+    thing, the final policy's expected return; the bootstrap gives the shorter ones their wider spread."""
     out = []
     shipped = bundle.shipped_seed()
     for seed in bundle.training_seeds():
         if seed == shipped:
             ev = bundle.eval_result()
-            out.append({"seed": seed, "returns": ev["returns"], "source": "eval.json (final evaluation)"})
+            out.append({"seed": seed, "returns": ev.returns, "source": "eval.json (final evaluation)"})
         else:
             last = bundle.periodic_evals(seed)[-1]
             out.append({"seed": seed, "returns": [float(x) for x in str(last["returns"]).split()],
                         "source": f"last periodic evaluation at {int(last['timesteps']):,} steps"})
+    ev = bundle.spec.eval
     return out, ("shipped seed: its final evaluation (eval.json); other seeds: their last periodic evaluation "
-                 "(the final policy, 10 episodes on seeds 10000…), the only final score the bundle keeps of them")
+                 f"(the final policy, {ev.during_training_episodes} episodes on seeds {ev.during_training_seed_base}…), "
+                 "the only final score the bundle keeps of them")
 
 
 def _curve_rows(text: str | None) -> list[dict[str, str]]:
@@ -364,7 +367,7 @@ def build_report(plan: Plan, bundle: Bundle, results: dict[str, Any], versions: 
             # the same seed with the same config (budget included: it sets the schedules) as a published run
             if seed in bundle.training_seeds() and v["config"] == bundle.config():
                 entry["same_seed_as_published"] = same_curve(
-                    (bundle.path / "evidence" / f"training-seed{seed}.csv").read_text(), val["diagnostics_csv"])
+                    bundle.diagnostics_text(seed), val["diagnostics_csv"])
             seeds.append(entry)
         ok = [s for s in seeds if s["ok"]]
         returns = [results[f"{v['key']}/seed{s['seed']}"].value["final_eval"]["returns"] for s in ok]
@@ -386,8 +389,8 @@ def build_report(plan: Plan, bundle: Bundle, results: dict[str, Any], versions: 
         "format": "ppo-playground/reproduction@1", "kind": plan.kind, "name": plan.name, "game": plan.game,
         "env_id": bundle.spec.env_id, "created": now_iso(), "command": plan.command, "seeds": plan.seeds,
         "timesteps": plan.timesteps, "published_timesteps": pub_budget, "episodes": plan.episodes,
-        "eval_protocol": f"{plan.episodes} episodes, episode i on seed {bundle.spec.eval.seed_base} + i, "
-                         f"{'deterministic' if bundle.spec.eval.deterministic else 'stochastic'} policy (the bundle's)",
+        "eval_protocol": f"{plan.episodes} episodes, episode i on seed {plan.protocol['seed_base']} + i, "
+                         f"{'deterministic' if plan.protocol['deterministic'] else 'stochastic'} policy (the bundle's)",
         "versions": versions, "published": {"seeds": [{"seed": p["seed"], "score": sum(p["returns"]) / len(p["returns"]),
                                                         "episodes": len(p["returns"]), "source": p["source"]}
                                                        for p in published], "note": published_note},
@@ -473,25 +476,54 @@ def report_markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def reproduce(where: str | Path, seeds: list[int] | None = None, n_seeds: int | None = None,
-              timesteps: int | None = None, episodes: int | None = None, out: str | Path | None = None,
-              jobs: int | None = None, ray_address: str | None = None, ablation: Ablation | None = None,
-              checkpoint_seconds: float = 60.0, checkpoint_every: int | None = None, strict_versions: bool = False,
-              command: str = "", say: Callable[[str], None] = print) -> dict[str, Any]:
+@dataclass
+class ReproduceOptions:
+    """Everything ``playground reproduce`` and ``playground ablate`` can be told; one field per knob."""
+
+    bundle: str | Path
+    """bundle folder, or a game slug for its shipped agent"""
+    seeds: list[int] | None = None
+    """training seeds to run (default: ``n_seeds`` new ones after the published, or 1…n for an ablation)"""
+    n_seeds: int | None = None
+    """how many seeds when ``seeds`` is not given (default 3)"""
+    timesteps: int | None = None
+    """override the budget (the verdict then says 'not comparable')"""
+    episodes: int | None = None
+    """final evaluation episodes (default: the bundle's protocol)"""
+    out: str | Path | None = None
+    """work folder for the runs (default ``<runs>/reproduce/<game>/<name>-<plan hash>``)"""
+    jobs: int | None = None
+    """parallel local training processes (default and maximum: the core count)"""
+    ray_address: str | None = None
+    """run each training as a Ray task on this cluster instead"""
+    ablation: Ablation | None = None
+    """the ablation to run; None for a reproduction of the bundle's own config"""
+    checkpoint_seconds: float = 60.0
+    """checkpoint interval of each run"""
+    checkpoint_every: int | None = None
+    """also checkpoint every N PPO updates"""
+    strict_versions: bool = False
+    """refuse to run when the package versions differ from the bundle's"""
+    command: str = ""
+    """the command line, recorded in the report"""
+
+
+def reproduce(opts: ReproduceOptions, say: Callable[[str], None] = print) -> dict[str, Any]:
     """The whole command: returns {"report": ..., "path": report folder, "failed": n}."""
+    where, ablation, command = opts.bundle, opts.ablation, opts.command
     bundle = Bundle.open(where)
     if ablation is not None and bundle.spec.slug != ablation.game:
         raise ReproduceError(f"ablation '{ablation.name}' is defined on {ablation.game}, not {bundle.spec.slug}")
     versions = version_check(bundle)
     for line in describe_versions(versions):
         say(line)
-    if strict_versions and not versions["ok"]:
+    if opts.strict_versions and not versions["ok"]:
         raise ReproduceError("versions differ from the bundle's (see above); install those, or drop --strict-versions")
     try:
-        plan = plan_reproduction(bundle, seeds, n_seeds, timesteps, episodes, out, ablation)
+        plan = plan_reproduction(bundle, opts.seeds, opts.n_seeds, opts.timesteps, opts.episodes, opts.out, ablation)
     except ConfigError as exc:
         raise ReproduceError(f"cannot build the runs' config: {exc}") from None
-    plan.checkpoint_seconds, plan.checkpoint_every, plan.command = checkpoint_seconds, checkpoint_every, command
+    plan.checkpoint_seconds, plan.checkpoint_every, plan.command = opts.checkpoint_seconds, opts.checkpoint_every, command
     reported = Path(plan.work_dir) / "reported.json"
     if reported.exists():
         done = json.loads(reported.read_text())
@@ -501,7 +533,7 @@ def reproduce(where: str | Path, seeds: list[int] | None = None, n_seeds: int | 
                     "failed": 0}
     say(f"{plan.kind} {plan.name} of {plan.game}: {len(plan.variants)} variant(s) × seeds {plan.seeds}, "
         f"{plan.timesteps:,} steps each, in {plan.work_dir}")
-    results = run_plan(plan, jobs=jobs, ray_address=ray_address, say=say)
+    results = run_plan(plan, jobs=opts.jobs, ray_address=opts.ray_address, say=say)
     failed = [r for r in results.values() if not r.ok]
     report, files = build_report(plan, bundle, results, versions)
     manifest = {"format": "ppo-playground/reproduction-manifest@1", "command": command, "created": report["created"],

@@ -8,9 +8,10 @@ import shutil
 import pytest
 
 from agents.experiments.ablations import ABLATIONS, get_ablation
-from agents.bundle.bundle import Bundle, build_bundle
-from agents.experiments.reproduce import ReproduceError, plan_reproduction, reproduce, same_curve, version_check
-from agents.training.train import train
+from agents.bundle import Bundle, Manifest
+from agents.bundle.build import build_bundle
+from agents.experiments.reproduce import ReproduceError, ReproduceOptions, plan_reproduction, reproduce, same_curve, version_check
+from agents.training.train import TrainOptions, train
 
 STEPS = 2048  # 8 PPO updates of CartPole's 8 x 32 steps: about a second each
 
@@ -19,7 +20,7 @@ STEPS = 2048  # 8 PPO updates of CartPole's 8 x 32 steps: about a second each
 def tiny_bundle(tmp_path_factory):
     """A CartPole bundle of two 2048-step seeds, built by the real build_bundle (5 evaluation episodes)."""
     d = tmp_path_factory.mktemp("tiny")
-    runs = [train("cartpole", seed=s, timesteps=STEPS, out=d / f"seed{s}", progress=None) for s in (1, 2)]
+    runs = [train(TrainOptions("cartpole", seed=s, timesteps=STEPS, out=d / f"seed{s}", progress=None)) for s in (1, 2)]
     return build_bundle("cartpole", runs, out=d / "models" / "cartpole", episodes=5)
 
 
@@ -31,9 +32,9 @@ def bundle(tiny_bundle, tmp_path):
 
 
 def test_same_seed_same_curve_other_seed_another(tmp_path):
-    a = train("cartpole", seed=7, timesteps=STEPS, out=tmp_path / "a", progress=None)
-    b = train("cartpole", seed=7, timesteps=STEPS, out=tmp_path / "b", progress=None)
-    c = train("cartpole", seed=8, timesteps=STEPS, out=tmp_path / "c", progress=None)
+    a = train(TrainOptions("cartpole", seed=7, timesteps=STEPS, out=tmp_path / "a", progress=None))
+    b = train(TrainOptions("cartpole", seed=7, timesteps=STEPS, out=tmp_path / "b", progress=None))
+    c = train(TrainOptions("cartpole", seed=8, timesteps=STEPS, out=tmp_path / "c", progress=None))
     text = lambda run: (run / "diagnostics.csv").read_text()
     same = same_curve(text(a), text(b))
     assert same["identical"], same["detail"]
@@ -45,7 +46,7 @@ def test_same_seed_same_curve_other_seed_another(tmp_path):
 
 def test_reproduction_report_in_the_bundle(bundle, tmp_path):
     lines = []
-    out = reproduce(bundle, seeds=[1, 9], out=tmp_path / "work", jobs=1, command="test", say=lines.append)
+    out = reproduce(ReproduceOptions(bundle, seeds=[1, 9], out=tmp_path / "work", jobs=1, command="test"), say=lines.append)
     report = out["report"]
     assert out["failed"] == 0 and out["path"].parent == bundle / "evidence" / "reproductions"
     assert lines[0].startswith("versions: ") and "the same as the bundle's" in lines[0]
@@ -85,7 +86,7 @@ def test_reproduction_report_in_the_bundle(bundle, tmp_path):
         and "extra.txt is not in its manifest" in failed[0]["detail"]
 
     # the same command again: complete, nothing re-run
-    again = reproduce(bundle, seeds=[1, 9], out=tmp_path / "work", jobs=1, command="test", say=lines.append)
+    again = reproduce(ReproduceOptions(bundle, seeds=[1, 9], out=tmp_path / "work", jobs=1, command="test"), say=lines.append)
     assert again["path"] == out["path"] and "this reproduction is complete" in lines[-1]
 
 
@@ -98,7 +99,7 @@ def test_a_failed_run_is_reported_and_the_others_finish(bundle, tmp_path):
     (broken / "run.json").write_text(json.dumps({"game": "cartpole", "seed": 4, "status": "running"}))
     (broken / "checkpoints" / "latest").write_text("ckpt-000000000256")
     assert plan.work_dir == str(work)
-    out = reproduce(bundle, seeds=[3, 4], out=work, jobs=1, say=lambda _: None)
+    out = reproduce(ReproduceOptions(bundle, seeds=[3, 4], out=work, jobs=1), say=lambda _: None)
     assert out["failed"] == 1
     report = out["report"]
     seeds = {s["seed"]: s for s in report["variants"][0]["seeds"]}
@@ -121,14 +122,14 @@ def test_ablation_variants_and_the_trpo_config(bundle, tmp_path):
     assert trpo == {"n_envs": 16, "n_steps": 1024, "n_timesteps": 1000000, "gamma": 0.999, "algo": "TRPO",
                     "batch_size": 128}
     with pytest.raises(ReproduceError, match="defined on lunarlander, not cartpole"):
-        reproduce(bundle, ablation=get_ablation("target-kl"), say=lambda _: None)
+        reproduce(ReproduceOptions(bundle, ablation=get_ablation("target-kl")), say=lambda _: None)
     with pytest.raises(ReproduceError, match="--seeds or --n-seeds, not both"):
         plan_reproduction(b, seeds=[1], n_seeds=2)
 
 
 def test_version_mismatch_is_reported_up_front(bundle):
     m = json.loads((bundle / "evidence" / "manifest.json").read_text())
-    b = Bundle(bundle, {**m, "versions": {**m["versions"], "torch": "1.0.0", "numpy": "0.1"}})
+    b = Bundle(bundle, Manifest.from_json({**m, "versions": {**m["versions"], "torch": "1.0.0", "numpy": "0.1"}}))
     check = version_check(b)
     assert not check["ok"] and [r["package"] for r in check["mismatches"]] == ["torch"]  # numpy is not checked
     with pytest.raises(ReproduceError, match="versions differ"):
@@ -137,6 +138,6 @@ def test_version_mismatch_is_reported_up_front(bundle):
         orig = r.Bundle.open
         try:
             r.Bundle.open = classmethod(lambda cls, where, check=True: b)
-            reproduce(bundle, seeds=[5], strict_versions=True, say=lambda _: None)
+            reproduce(ReproduceOptions(bundle, seeds=[5], strict_versions=True), say=lambda _: None)
         finally:
             r.Bundle.open = orig

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from agents.bundle.bundle import MANIFEST, Bundle, sha256_file
+from agents.bundle import MANIFEST, Bundle, Manifest
+from agents.common.files import sha256_file
 from agents.common.errors import BundleError, HubError
 from envs import GameSpec
 
@@ -93,11 +94,11 @@ def plan_publish(bundle_ref: str | Path, repo: str, endpoint: str | None = None)
     from huggingface_hub import ModelCard
 
     bundle = Bundle.open(bundle_ref)
-    failed = [c for c in bundle.verify() if not c["ok"]]
+    failed = [c for c in bundle.verify() if not c.ok]
     if failed:
-        raise HubError(f"{bundle.path} does not verify ({failed[0]['check']}: {failed[0]['detail']}); "
+        raise HubError(f"{bundle.path} does not verify ({failed[0].name}: {failed[0].detail}); "
                        f"run `playground verify {bundle.path}` and fix it before publishing")
-    card = ModelCard((bundle.path / "README.md").read_text())
+    card = ModelCard(bundle.card())
     tags = set(card.data.tags or [])
     if card.data.library_name != "stable-baselines3" or not card.data.eval_results or bundle.spec.env_id not in tags:
         raise HubError(f"{bundle.path}/README.md lacks the Hub's metadata (library_name stable-baselines3, the env id "
@@ -105,8 +106,7 @@ def plan_publish(bundle_ref: str | Path, repo: str, endpoint: str | None = None)
     names = bundle.replay_names()
     plan = PublishPlan(bundle=bundle, repo_id=repo_id_for(repo, bundle.spec), endpoint=endpoint_url(endpoint),
                        replay="median" if "median" in names else names[0])
-    rels = sorted(bundle.manifest["files"]) + [MANIFEST]
-    plan.files = [(rel, bundle.path / rel) for rel in rels]
+    plan.files = bundle.files()
     return plan
 
 
@@ -150,13 +150,14 @@ def publish(bundle_ref: str | Path, repo: str, endpoint: str | None = None, priv
         ops += [CommitOperationDelete(rel) for rel in sorted(remote - ours - _KEEP_REMOTE)]
         step = "commit"
         m = plan.bundle.manifest
+        summary = plan.bundle.eval_result().summary
         commit = api.create_commit(
             plan.repo_id, ops, parent_commit=before,
             commit_message=f"PPO {plan.bundle.spec.env_id} agent ({plan.bundle.origin}), "
-                           f"manifest sha256 {sha256_file(plan.bundle.path / MANIFEST)[:12]}",
+                           f"manifest sha256 {plan.bundle.manifest_sha256()[:12]}",
             commit_description=f"Published with `playground publish`. Evaluation: "
-                               f"{plan.bundle.eval_summary()['mean']:.2f} +/- {plan.bundle.eval_summary()['std']:.2f}; "
-                               f"reproduce: {'; '.join(m.get('reproduce') or ['not reproduced here'])}")
+                               f"{summary['mean']:.2f} +/- {summary['std']:.2f}; "
+                               f"reproduce: {'; '.join(m.reproduce or ['not reproduced here'])}")
     except RepositoryNotFoundError as exc:
         raise HubError(f"publishing {where} failed at '{step}': the repo is not there or the token cannot write "
                        f"to it ({_scrub(str(exc).splitlines()[0], token)}); nothing was committed") from None
@@ -175,24 +176,20 @@ def publish(bundle_ref: str | Path, repo: str, endpoint: str | None = None, priv
 # --- pull ------------------------------------------------------------------------------------------
 
 def _manifest_files(manifest: Any, repo_id: str) -> list[str]:
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, dict) or "game" not in manifest:
-        raise HubError(f"{repo_id}: evidence/manifest.json is not a bundle manifest")
-    for rel, digest in files.items():
-        p = PurePosixPath(rel)
-        if (not isinstance(rel, str) or p.is_absolute() or ".." in p.parts or "\\" in rel
-                or not re.fullmatch(r"[0-9a-f]{64}", str(digest))):
-            raise HubError(f"{repo_id}: the manifest lists an unsafe or malformed entry {rel!r}; not downloading it")
-    return sorted(files)
+    """The files a pulled manifest lists, once it parses as a manifest (no unsafe or malformed entry)."""
+    try:
+        return sorted(Manifest.from_json(manifest, where=f"{repo_id}: {MANIFEST}").files)
+    except BundleError as exc:
+        raise HubError(f"{exc}; not downloading it") from None
 
 
 def _open_verified(folder: Path) -> Bundle:
     """The bundle, once every check of ``playground verify`` passed: checksums first (when it is opened),
     then the policy loads without unpickling, the evaluation is consistent and every replay re-simulates."""
     bundle = Bundle.open(folder)
-    failed = [c for c in bundle.verify() if not c["ok"]]
+    failed = [c for c in bundle.verify() if not c.ok]
     if failed:
-        raise BundleError(f"{failed[0]['check']}: {failed[0]['detail']}"
+        raise BundleError(f"{failed[0].name}: {failed[0].detail}"
                           + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
     return bundle
 

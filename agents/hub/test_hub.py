@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.bundle.bundle import MANIFEST, Bundle
+from agents.bundle import MANIFEST, Bundle
 from agents.common.errors import BundleError
 from tests.conftest import ROOT
 from tests.hub_server import FakeHub
@@ -128,8 +128,8 @@ def test_publish_one_commit_with_the_whole_bundle(hub, published, home):
     commits = hub.commits(REPO)
     assert len(commits) == 2, "the repo's first commit (.gitattributes) and ours"
     files = hub.files(REPO)
-    assert set(files) == set(bundle.manifest["files"]) | {MANIFEST, "replay.mp4", ".gitattributes"}
-    for rel in bundle.manifest["files"]:
+    assert set(files) == set(bundle.manifest.files) | {MANIFEST, "replay.mp4", ".gitattributes"}
+    for rel in bundle.manifest.files:
         assert hub.read(REPO, rel) == (bundle.path / rel).read_bytes(), rel
     assert hub.read(REPO, "replay.mp4")[4:8] == b"ftyp"
     from huggingface_hub import ModelCard
@@ -197,7 +197,7 @@ def test_round_trip_pull_verifies_and_registers(hub, olah, published, home):
     assert snapshot == Path(home["HF_HOME"]) / "hub" / "models--acme--ppo-Acrobot-v1" / "snapshots" / commit
     assert not (snapshot / "replay.mp4").exists(), "only the bundle's files are downloaded"
     bundle = Bundle.open(snapshot)
-    assert all(c["ok"] for c in bundle.verify())
+    assert all(c.ok for c in bundle.verify())
 
     # plain SB3 opens the published zip (downloaded here the way an SB3 user would)
     from huggingface_hub import hf_hub_download

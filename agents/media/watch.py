@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.bundle.bundle import replay_record
+from agents.evaluation.replay import replay_record
 from agents.evaluation.evaluate import run_episodes
 from agents.common.settings import cache_dir
 from agents.policy.network import LoadedPolicy
@@ -46,7 +46,7 @@ class Trajectory:
         return len(self.actions)
 
 
-def _jpeg(frame: np.ndarray) -> bytes:
+def jpeg_frame(frame: np.ndarray) -> bytes:
     import cv2
 
     ok, buf = cv2.imencode(".jpg", frame[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
@@ -63,12 +63,12 @@ def trajectory(spec: GameSpec, replay: dict[str, Any], policy: LoadedPolicy | No
         obs, _ = env.reset(seed=int(replay["seed"]))
         box = not hasattr(env.action_space, "n")
         for a in replay["actions"]:
-            frames.append(_jpeg(env.render()))
+            frames.append(jpeg_frame(env.render()))
             observations.append(obs)
             obs, _, terminated, truncated, _ = env.step(np.asarray(a, dtype=env.action_space.dtype) if box else int(a))
             if terminated or truncated:
                 break
-        frames.append(_jpeg(env.render()))
+        frames.append(jpeg_frame(env.render()))
     finally:
         env.close()
     rewards = [float(r) for r in replay["rewards"]]
@@ -165,7 +165,7 @@ def first_frame(spec: GameSpec, seed: int) -> bytes:
     env = make_env(spec, "preview")
     try:
         env.reset(seed=seed)
-        return _jpeg(env.render())
+        return jpeg_frame(env.render())
     finally:
         env.close()
 
@@ -202,13 +202,13 @@ def cached_trajectory(spec: GameSpec, replay: dict[str, Any], policy: LoadedPoli
 
 def warm(models: Path) -> None:
     """Pre-compute every bundled replay's trajectory and MP4 (run in the background at app start)."""
-    from agents.bundle.bundle import Bundle
+    from agents.bundle import Bundle
     from envs import PlaygroundError
 
     for path in sorted(Path(models).iterdir()):
         try:
             bundle = Bundle.open(path)
-            policy, pid = bundle.policy(), bundle.manifest["files"]["policy.safetensors"]
+            policy, pid = bundle.policy(), bundle.policy_id
             for name in bundle.replay_names():
                 rep = bundle.replay(name)
                 t = cached_trajectory(bundle.spec, rep, policy, pid)

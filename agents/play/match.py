@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from agents.policy.network import LoadedPolicy
-from agents.media.watch import _jpeg
+from agents.media.watch import jpeg_frame
 from envs import GameSpec, make_env
 
 MODES = ("versus", "solo", "watch")
@@ -39,7 +39,7 @@ class Side:
     def reset(self, seed: int) -> None:
         self.obs, _ = self.env.reset(seed=seed)
         self.episode_return, self.steps, self.reward, self.done = 0.0, 0, 0.0, False
-        self.frame = _jpeg(self.env.render())
+        self.frame = jpeg_frame(self.env.render())
 
     def step(self, action) -> None:
         if self.done:
@@ -49,7 +49,7 @@ class Side:
         self.episode_return += self.reward
         self.steps += 1
         self.done = bool(terminated or truncated)
-        self.frame = _jpeg(self.env.render())
+        self.frame = jpeg_frame(self.env.render())
 
     def state(self) -> dict[str, Any]:
         return {"return": round(self.episode_return, 4), "steps": self.steps, "reward": round(self.reward, 4),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,13 @@ import numpy as np
 from gymnasium import spaces
 
 from agents.common.errors import BundleError
+from agents.policy.normalize import Normalizer
 
 FORMAT = "ppo-playground/policy@1"
 POLICY_CLASSES = {"ActorCriticPolicy", "ActorCriticCnnPolicy"}
 ACTIVATIONS = {"Tanh", "ReLU", "ELU", "LeakyReLU", "GELU", "SiLU"}
 FEATURE_EXTRACTORS = {"FlattenExtractor", "NatureCNN"}
-_SIMPLE_KWARGS = ("net_arch", "use_sde", "log_std_init", "full_std", "use_expln", "squash_output",
+SIMPLE_KWARGS = ("net_arch", "use_sde", "log_std_init", "full_std", "use_expln", "squash_output",
                   "share_features_extractor", "normalize_images", "ortho_init")
 
 
@@ -70,43 +70,6 @@ def space_from_json(d: dict[str, Any]) -> spaces.Space:
     raise BundleError(f"policy.json names an unsupported space type {d.get('type')!r}")
 
 
-# --- observation normalisation ---------------------------------------------------------------------
-
-@dataclass
-class Normalizer:
-    """VecNormalize's observation transform with frozen statistics."""
-
-    mean: np.ndarray
-    var: np.ndarray
-    clip: float
-    epsilon: float
-    count: float = 0.0
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        return np.clip((obs - self.mean) / np.sqrt(self.var + self.epsilon), -self.clip, self.clip).astype(np.float32)
-
-    @classmethod
-    def from_vecnormalize(cls, vn) -> "Normalizer | None":
-        if vn is None or not vn.norm_obs:
-            return None
-        return cls(mean=np.array(vn.obs_rms.mean), var=np.array(vn.obs_rms.var), clip=float(vn.clip_obs),
-                   epsilon=float(vn.epsilon), count=float(vn.obs_rms.count))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"obs_mean": self.mean.tolist(), "obs_var": self.var.tolist(), "clip_obs": self.clip,
-                "epsilon": self.epsilon, "count": self.count}
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any] | None) -> "Normalizer | None":
-        if not d:
-            return None
-        try:
-            return cls(mean=np.array(d["obs_mean"], dtype=np.float64), var=np.array(d["obs_var"], dtype=np.float64),
-                       clip=float(d["clip_obs"]), epsilon=float(d["epsilon"]), count=float(d.get("count", 0)))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BundleError(f"policy.json has malformed normalization statistics: {exc}") from None
-
-
 # --- export / load ---------------------------------------------------------------------------------
 
 def describe_policy(policy) -> dict[str, Any]:
@@ -115,7 +78,7 @@ def describe_policy(policy) -> dict[str, Any]:
     cls_name = type(policy).__name__
     if cls_name not in POLICY_CLASSES:
         raise BundleError(f"policy class {cls_name} is not supported (supported: {', '.join(sorted(POLICY_CLASSES))})")
-    kwargs: dict[str, Any] = {k: params[k] for k in _SIMPLE_KWARGS if k in params}
+    kwargs: dict[str, Any] = {k: params[k] for k in SIMPLE_KWARGS if k in params}
     kwargs["activation_fn"] = params["activation_fn"].__name__
     kwargs["features_extractor_class"] = params["features_extractor_class"].__name__
     kwargs["features_extractor_kwargs"] = dict(params.get("features_extractor_kwargs") or {})
@@ -204,7 +167,7 @@ def load_policy(bundle_dir: Path) -> LoadedPolicy:
     fe = kwargs.pop("features_extractor_class", "FlattenExtractor")
     if fe not in FEATURE_EXTRACTORS:
         raise BundleError(f"policy.json names features extractor {fe!r}; supported: {', '.join(sorted(FEATURE_EXTRACTORS))}")
-    unknown = set(kwargs) - set(_SIMPLE_KWARGS) - {"features_extractor_kwargs"}
+    unknown = set(kwargs) - set(SIMPLE_KWARGS) - {"features_extractor_kwargs"}
     if unknown:
         raise BundleError(f"policy.json has unknown policy arguments {sorted(unknown)}")
     obs_space = space_from_json(desc["observation_space"])

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from agents.metrics.table import DIAGNOSTIC_COLUMNS, METRICS
-from agents.training.train import train
+from agents.training.train import TrainOptions, train
 
 
 def _rows(path):
@@ -29,8 +29,8 @@ def _same(a: float, b: float) -> bool:
     ("pendulum", ["n_steps=256", "n_epochs=2"]),
 ])
 def test_diagnostics_equal_sb3_logger(tmp_path, game, overrides):
-    run = train(game, seed=3, timesteps=2048 if game == "cartpole" else 4096, overrides=overrides,
-                out=tmp_path / "run", progress=None, sb3_log=["csv"])
+    run = train(TrainOptions(game, seed=3, timesteps=2048 if game == "cartpole" else 4096, overrides=overrides,
+                             out=tmp_path / "run", progress=None, sb3_log=["csv"]))
     ours = _rows(run / "diagnostics.csv")
     sb3 = {int(r["time/iterations"]): r for r in _rows(run / "sb3" / "progress.csv")}
     assert list(ours[0]) == DIAGNOSTIC_COLUMNS
@@ -58,7 +58,8 @@ def test_diagnostics_equal_sb3_logger(tmp_path, game, overrides):
 def test_tensorboard_keys_and_values_are_sb3s(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    run = train("cartpole", seed=1, timesteps=1024, out=tmp_path / "run", progress=None, sb3_log=["tensorboard"])
+    run = train(TrainOptions("cartpole", seed=1, timesteps=1024, out=tmp_path / "run", progress=None,
+                             sb3_log=["tensorboard"]))
     ours, sb3 = EventAccumulator(str(run / "tb")), EventAccumulator(str(run / "sb3"))
     ours.Reload()
     sb3.Reload()

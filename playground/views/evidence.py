@@ -18,12 +18,12 @@ if b is None:
 st.markdown(ui.score_line(b))
 m = b.manifest
 if b.is_external:
-    src = m["source"]
+    src = m.source or {}
     st.warning(f"**{b.origin}.** {agent.source}: an SB3 checkpoint trained elsewhere ({src['kind']} `{src['zip']}`, "
                f"sha256 `{src['zip_sha256'][:12]}…`, SB3 {src.get('sb3_version') or '?'}). There are no training "
                "curves and no health verdict; the evaluation below was run here, with the game's protocol.")
 else:
-    st.caption(f"Source: {agent.source} · Ships seed {m['shipped_seed']} of {m['seeds']} — {m['shipped_because']}")
+    st.caption(f"Source: {agent.source} · Ships seed {m.shipped_seed} of {m.seeds} — {m.shipped_because}")
 
 # --- health --------------------------------------------------------------------------------------
 health = b.health() if not b.is_external else None
@@ -32,7 +32,7 @@ if health is not None:
     cols = st.columns(len(health["seeds"]))
     for col, (seed, h) in zip(cols, health["seeds"].items()):
         icon = {"healthy": "🟢", "watch": "🟡", "unhealthy": "🔴"}.get(h["verdict"], "⚪")
-        col.metric(f"seed {seed}{' (shipped)' if int(seed) == m['shipped_seed'] else ''}", f"{icon} {h['verdict']}",
+        col.metric(f"seed {seed}{' (shipped)' if int(seed) == m.shipped_seed else ''}", f"{icon} {h['verdict']}",
                    h["summary"], delta_color="off")
     with st.expander("Health findings per seed"):
         rows = [{"seed": seed, "metric": f["metric"], "band": f["band"], "status": f["status"], "finding": f["message"]}
@@ -67,8 +67,8 @@ if health is not None:
 # --- evaluation ----------------------------------------------------------------------------------
 st.header("Evaluation")
 ev = b.eval_result()
-s = ev["summary"]
-returns = pd.DataFrame({"return": ev["returns"]})
+s = ev.summary
+returns = pd.DataFrame({"return": ev.returns})
 marks = pd.DataFrame([
     {"what": "mean", "x": s["mean"]}, {"what": "solved threshold", "x": spec.solved_threshold},
 ] + ([{"what": "Zoo reference", "x": spec.reference.mean}] if spec.reference else []))
@@ -78,8 +78,8 @@ ci = alt.Chart(pd.DataFrame({"lo": [s["ci95"][0]], "hi": [s["ci95"][1]]})).mark_
     .encode(x="lo:Q", x2="hi:Q")
 rules = alt.Chart(marks).mark_rule(strokeWidth=2).encode(x="x:Q", color=alt.Color("what:N", title=None))
 st.altair_chart(alt.layer(hist, ci, rules).properties(height=260), width="stretch")
-st.caption(f"{s['episodes']} episodes, episode i on seed {ev['seeds'][0]} + i, "
-           f"{'deterministic' if ev['deterministic'] else 'stochastic'} policy. Orange: the 95 % CI of the mean "
+st.caption(f"{s['episodes']} episodes, episode i on seed {ev.seeds[0]} + i, "
+           f"{'deterministic' if ev.deterministic else 'stochastic'} policy. Orange: the 95 % CI of the mean "
            f"({s['ci_method']}).")
 
 # --- hyperparameters, manifest, verification, reproduction ----------------------------------------
@@ -91,25 +91,26 @@ with left:
     st.header("Reproduce")
     if b.is_external:
         st.caption("Not reproduced here. The command that imported it, and the checks anyone can re-run:")
-        st.code("\n".join([m["commands"]["import"], m["commands"]["verify"]]), language="bash")
+        st.code("\n".join([m.commands["import"], m.commands["verify"]]), language="bash")
     else:
-        st.code("\n".join(m["reproduce"] + [m["commands"]["bundle"], f"playground verify {spec.slug}"]),
+        st.code("\n".join(m.reproduce + [m.commands["bundle"], f"playground verify {spec.slug}"]),
                 language="bash")
 with right:
     st.header("Manifest")
     if b.is_external:
-        st.markdown(f"Imported {m['bundled']['finished']} from `{m['source']['path']}`")
-        st.json(m["source"], expanded=False)
+        st.markdown(f"Imported {m.provenance['bundled']['finished']} from `{(m.source or {}).get('path')}`")
+        st.json(m.source, expanded=False)
     else:
-        wall = {k: v for k, v in m["wall_seconds"].items()}
-        st.markdown(f"Trained {m['started']} → {m['finished']}; wall time per seed (s): {wall}")
-        st.markdown(f"Hardware: {m['hardware'].get('cpu')}, {m['hardware'].get('cores')} cores, "
-                    f"{m['hardware'].get('memory_gib')} GiB, GPU: {m['hardware'].get('gpu') or 'none'}")
-    st.dataframe(pd.DataFrame({"package": list(m["versions"]), "version": list(m["versions"].values())}),
+        wall = dict(m.wall_seconds)
+        hw = m.provenance.get("hardware") or {}
+        st.markdown(f"Trained {m.provenance.get('started')} → {m.provenance.get('finished')}; wall time per seed (s): {wall}")
+        st.markdown(f"Hardware: {hw.get('cpu')}, {hw.get('cores')} cores, "
+                    f"{hw.get('memory_gib')} GiB, GPU: {hw.get('gpu') or 'none'}")
+    st.dataframe(pd.DataFrame({"package": list(m.versions), "version": list(m.versions.values())}),
                  hide_index=True)
     if not b.is_external:
         with st.expander("Commands and code"):
-            st.code(yaml.safe_dump({"commands": m["commands"], "code": m["code"]}, sort_keys=False), language="yaml")
+            st.code(yaml.safe_dump({"commands": m.commands, "code": m.provenance.get("code")}, sort_keys=False), language="yaml")
 
 # --- reproductions and ablations -----------------------------------------------------------------
 st.header("Reproductions and ablations")
@@ -176,7 +177,7 @@ st.caption("Checks every file's sha256 against the manifest, loads the policy wi
 if st.button("Verify this bundle", key="verify"):
     with st.spinner("Verifying…"):
         checks = b.verify()
-    ok = all(c["ok"] for c in checks)
+    ok = all(c.ok for c in checks)
     (st.success if ok else st.error)(f"{sum(c['ok'] for c in checks)} of {len(checks)} checks passed")
-    st.dataframe(pd.DataFrame([{"": "✅" if c["ok"] else "❌", "check": c["check"], "detail": c["detail"]}
+    st.dataframe(pd.DataFrame([{"": "✅" if c.ok else "❌", "check": c.name, "detail": c.detail}
                                for c in checks]), hide_index=True)
