@@ -7,7 +7,6 @@ A *run* is one training seed; its final score is the mean return of its final ev
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -128,7 +127,3 @@ METHOD = (f"IQM of per-seed final scores (scipy.stats.trim_mean(x, 0.25), as rli
           f"bootstrap CI, {RESAMPLES} resamples, numpy seed {SEED}, two-level: seeds drawn with replacement "
           f"(rliable's stratified bootstrap with one task) and each drawn seed's score re-drawn from its own "
           f"evaluation episodes")
-
-
-def finite(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x

@@ -163,7 +163,6 @@ class PeriodicEvalCallback(AfterUpdateCallback):
         self.normalizer = normalizer
         self.next_at = next_at if next_at is not None else self.every
         self.seeds = seeds_for(spec.eval.during_training_seed_base, spec.eval.during_training_episodes)
-        self.last_eval_at = -1
 
     def _init_callback(self) -> None:
         super()._init_callback()
@@ -196,7 +195,6 @@ class PeriodicEvalCallback(AfterUpdateCallback):
                "returns": " ".join(repr(r) for r in returns), "lengths": " ".join(str(e.length) for e in episodes)}
         with open(self.csv_path, "a", newline="") as f:
             csv.DictWriter(f, fieldnames=EVAL_COLUMNS).writerow(row)
-        self.last_eval_at = t
         return row
 
 
