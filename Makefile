@@ -1,13 +1,16 @@
 # The README's two commands. Both set up .venv on a fresh machine first.
 #   make play   start the playground on the bundled agents (PORT, else STREAMLIT_SERVER_PORT, else 8501)
-#   make test   run the tests
+#   make test   run every test (PYTEST_ARGS=... adds pytest options, e.g. --durations=25)
+# For contributors (CONTRIBUTING.md):
+#   make test-fast   the tests for every edit: no training, no subprocess CLI, no app, no browser (< 1 min)
+#   make lint        ruff check, ruff format --check and mypy, as CI runs them
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= $(or $(STREAMLIT_SERVER_PORT),8501)
 
-.PHONY: play test setup clean chromium
+.PHONY: play test test-fast lint setup clean chromium
 
 # torch first, pinned: `pip install torch==2.13.0` takes the CPU wheel; letting the resolver pick torch
 # for stable-baselines3 would pull a multi-GB CUDA build.
@@ -37,7 +40,20 @@ chromium:
 		|| echo "could not install chromium; browser tests will skip"; fi
 
 test: $(VENV)/.installed-dev chromium
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The markers are registered in pyproject.toml; a test that takes more than a few seconds here is marked
+# slow. The tight timeout keeps this tier honest: a test that needs more belongs in `make test`.
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest -m "not slow and not browser and not shipped" --timeout=60 --durations=5 $(PYTEST_ARGS)
+
+# All three run even when one fails, so one pass shows every finding. Settings: pyproject.toml.
+lint: $(VENV)/.installed-dev
+	@status=0; \
+	$(PY) -m ruff check . || status=1; \
+	$(PY) -m ruff format --check . || status=1; \
+	$(PY) -m mypy || status=1; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV)

@@ -6,7 +6,18 @@ from envs.keymap import ContinuousKeyMap, DiscreteKeyMap, keymap_covers
 from envs.make import Purpose, make_env
 
 __all__ = [
-    "GAMES", "Bar", "EvalProtocol", "GameSpec", "Reference", "get_spec", "GameUnavailableError",
-    "PlaygroundError", "UnknownGameError", "ContinuousKeyMap", "DiscreteKeyMap", "keymap_covers",
-    "Purpose", "make_env",
+    "GAMES",
+    "Bar",
+    "ContinuousKeyMap",
+    "DiscreteKeyMap",
+    "EvalProtocol",
+    "GameSpec",
+    "GameUnavailableError",
+    "PlaygroundError",
+    "Purpose",
+    "Reference",
+    "UnknownGameError",
+    "get_spec",
+    "keymap_covers",
+    "make_env",
 ]

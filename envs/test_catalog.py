@@ -1,6 +1,8 @@
 """The game catalog: every spec makes working envs for every purpose, keymaps cover the action spaces,
 Atari specs are wired like the Zoo's NoFrameskip-v4 setup, and envs replay deterministically."""
 
+import itertools
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -121,7 +123,7 @@ class _InjectReward(gym.Wrapper):
 def _inject_below_skip(env, reward):
     """Insert _InjectReward under NoopResetEnv (the innermost AtariWrapper piece)."""
     chain = _wrappers(env)
-    for outer, inner in zip(chain, chain[1:]):
+    for outer, inner in itertools.pairwise(chain):
         if type(outer).__name__ == "NoopResetEnv":
             outer.env = _InjectReward(inner, reward)
             return
@@ -391,7 +393,7 @@ def _play(slug, purpose, seed, steps):
     return rewards, observations, ends
 
 
-@pytest.mark.parametrize("slug", NON_ATARI + ["pong"])
+@pytest.mark.parametrize("slug", [*NON_ATARI, "pong"])
 def test_same_seed_and_actions_replay_identically(slug):
     steps = 200
     a_rewards, a_obs, a_ends = _play(slug, "eval", seed=42, steps=steps)
@@ -401,11 +403,12 @@ def test_same_seed_and_actions_replay_identically(slug):
     assert a_rewards == b_rewards == c_rewards
     assert a_ends == b_ends == c_ends
     assert len(a_obs) == len(b_obs) == len(c_obs)
-    for x, y, z in zip(a_obs, b_obs, c_obs):
+    for x, y, z in zip(a_obs, b_obs, c_obs, strict=True):
         assert np.array_equal(x, y) and np.array_equal(x, z)
     # and the test has teeth: another seed gives another trajectory
     d_rewards, d_obs, _ = _play(slug, "eval", seed=43, steps=steps)
-    assert d_rewards != a_rewards or not all(np.array_equal(x, y) for x, y in zip(a_obs, d_obs))
+    assert (d_rewards != a_rewards or len(d_obs) != len(a_obs)
+            or not all(np.array_equal(x, y) for x, y in zip(a_obs, d_obs, strict=True)))
 
 
 def test_preview_is_the_bare_game_for_a_still_picture():

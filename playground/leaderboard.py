@@ -10,7 +10,6 @@ short ``BEGIN IMMEDIATE`` transaction per write and a fresh connection per call.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from contextlib import closing
@@ -73,7 +72,8 @@ def record(result: dict[str, Any], player: str, path: Path | None = None) -> int
             (result["game"], result["mode"], int(result["seed"]), clean_player(player), result.get("human_return"),
              result.get("human_steps"), result.get("agent_return"), result.get("agent_steps"), time.time()))
         conn.execute("COMMIT")
-        return int(cur.lastrowid)
+        assert cur.lastrowid is not None  # sqlite3 sets it after every INSERT
+        return cur.lastrowid
 
 
 def get(result_id: int, path: Path | None = None) -> dict[str, Any] | None:

@@ -9,6 +9,8 @@ from agents.bundle import Bundle
 from agents.common.settings import models_dir
 from envs import GAMES
 
+pytestmark = pytest.mark.slow  # every test runs the app's script through Streamlit's AppTest
+
 MAIN = "main.py"
 BUNDLED = sorted(p.name for p in models_dir().iterdir() if (p / "evidence" / "manifest.json").exists())
 
@@ -36,6 +38,7 @@ def text(at) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+@pytest.mark.shipped
 def test_gallery_shows_every_game_and_the_bundled_scores():
     at = run()
     assert not at.exception
@@ -48,6 +51,7 @@ def test_gallery_shows_every_game_and_the_bundled_scores():
     assert t.count("No agent bundled yet") == len(GAMES) - len(BUNDLED)
 
 
+@pytest.mark.shipped
 @pytest.mark.parametrize("slug", BUNDLED)
 def test_watch_recorded_replay_and_scrub(slug):
     at = run("watch", slug)
@@ -78,6 +82,7 @@ def test_watch_fresh_episode_of_a_game_without_agent(tmp_path, monkeypatch):
     assert not at.exception and "seed 3" in text(at)
 
 
+@pytest.mark.shipped
 @pytest.mark.parametrize("slug", BUNDLED)
 def test_evidence_page(slug):
     at = run("evidence", slug)

@@ -51,6 +51,7 @@ def _write_many(path, n, who):
         leaderboard.record(result(human=float(i)), who, path=path)
 
 
+@pytest.mark.slow
 def test_concurrent_writers_lose_nothing(db):
     leaderboard.board("lunarlander", path=db)  # create the file first, as the app does
     procs = [mp.get_context("spawn").Process(target=_write_many, args=(db, 40, f"p{k}")) for k in range(4)]

@@ -390,6 +390,7 @@ class SilentReader:
         self.sock.close()
 
 
+@pytest.mark.slow
 def test_a_client_that_stops_reading_loses_its_slot(tcp_server, monkeypatch):
     """Before the send timeout, a client that sent steps and never read held its slot (and its envs) for as
     long as it stayed connected: the idle timeout guards only receive, and the server's send waited for
@@ -412,6 +413,7 @@ def test_a_client_that_stops_reading_loses_its_slot(tcp_server, monkeypatch):
         reader.close()
 
 
+@pytest.mark.slow
 def test_a_reading_client_keeps_its_slot_while_it_plays(tcp_server):
     """The send timeout does not touch a client that reads, however many steps it takes."""
     port, play = tcp_server(max_games=1, idle_seconds=60, send_seconds=0.5)

@@ -123,8 +123,9 @@ class FakeHub:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        if self.server is None:
+            raise RuntimeError("the stand-in hub is not serving: call start() first")
+        return f"http://{self.server.server_address[0]!s}:{self.server.server_port}"
 
     def stop(self) -> None:
         if self.server:
@@ -159,8 +160,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, obj, **kw) -> None:
         self._send(status, json.dumps(obj).encode(), **kw)
 
-    def _error(self, status: int, message: str, **kw) -> None:
-        self._json(status, {"error": message}, headers={"X-Error-Message": message}, **kw)
+    def _error(self, status: int, message: str, headers: dict | None = None, **kw) -> None:
+        self._json(status, {"error": message}, headers={"X-Error-Message": message, **(headers or {})}, **kw)
 
     def _record(self, body: bytes = b"") -> None:
         with self.state.lock:
@@ -213,6 +214,11 @@ class _Handler(BaseHTTPRequestHandler):
             files = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
                       "oid": existing.get(f["path"])} for f in json.loads(body)["files"]]
             return self._json(200, {"files": files})
+        return self._commit(repo_id, body)
+
+    def _commit(self, repo_id: str, body: bytes):
+        """The commit endpoint: an NDJSON header line, then one line per file added or deleted."""
+        hub = self.state
         with hub.lock:
             if hub.fail_commits:
                 hub.fail_commits -= 1

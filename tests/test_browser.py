@@ -18,6 +18,8 @@ import pytest
 from agents.common.settings import models_dir
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.browser  # chromium against the running app
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts" / "browser"
 BUNDLED = sorted(p.name for p in models_dir().iterdir() if (p / "evidence" / "manifest.json").exists())

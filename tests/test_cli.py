@@ -29,12 +29,14 @@ def test_games_lists_the_catalog():
     assert out.returncode == 0 and all(slug in out.stdout for slug in GAMES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["train", "pacman", "--seed", "1"], ["evaluate", "pacman"], ["verify", "pacman"]])
 def test_unknown_game_lists_known_ones(args):
     err = _clean_error(run_cli(*args))
     assert "unknown game 'pacman'" in err and all(slug in err for slug in GAMES)
 
 
+@pytest.mark.slow
 def test_unknown_config_key_is_named(tmp_path):
     err = _clean_error(run_cli("train", "cartpole", "--seed", 1, "--set", "n_stepz=8", "--out", tmp_path / "r"))
     assert "unknown config key 'n_stepz'" in err and "Did you mean 'n_steps'" in err
@@ -47,6 +49,7 @@ def test_unknown_config_key_is_named(tmp_path):
     assert "'learning_rate' must be a number or lin_<number>" in err
 
 
+@pytest.mark.slow
 def test_missing_rom_is_explained(tmp_path):
     empty = tmp_path / "roms"
     empty.mkdir()
@@ -55,6 +58,7 @@ def test_missing_rom_is_explained(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.shipped
 @pytest.mark.parametrize("slug", SHIPPED)
 def test_shipped_bundle_verifies(slug):
     out = run_cli("verify", f"models/{slug}")
@@ -67,6 +71,7 @@ def test_shipped_bundle_verifies(slug):
 MIN_SEEDS = {"acrobot": 5, "pendulum": 5, "lunarlander-continuous": 3, "bipedalwalker": 2, "pong": 1, "breakout": 1}
 
 
+@pytest.mark.shipped
 def test_shipped_bundles_meet_their_bars():
     """The numbers the README quotes: each bar (e.g. LunarLander mean − std ≥ 200) on 100 episodes, and the
     seeds trained. A bundle that misses its bar may ship only with the README saying so (see the table)."""
@@ -85,6 +90,7 @@ def test_shipped_bundles_meet_their_bars():
         assert len(seeds) >= MIN_SEEDS.get(slug, 3)
 
 
+@pytest.mark.slow
 def test_corrupt_bundle(tmp_path):
     b = tmp_path / "cartpole"
     shutil.copytree(ROOT / "models" / "cartpole", b)
@@ -102,6 +108,7 @@ def test_corrupt_bundle(tmp_path):
     assert "nowhere" in err
 
 
+@pytest.mark.shipped
 def test_readme_table_is_generated_from_the_bundles():
     out = run_cli("table")
     assert out.returncode == 0

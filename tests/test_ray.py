@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import ROOT
 
 
+@pytest.mark.slow
 def test_reproduction_on_ray(tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install '.[ray]'")
     from agents.bundle import Bundle

@@ -9,7 +9,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow  # reproductions through the CLI in subprocesses
 
 STEPS = 16384  # 64 updates of 8 x 32 steps: a few seconds per run
 

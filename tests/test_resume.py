@@ -7,7 +7,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow  # trains in a subprocess and kills it
 
 # acrobot: VecNormalize is on, so its statistics must survive the kill too
 GAME, SEED, STEPS_PER_UPDATE, TOTAL = "acrobot", 7, 16 * 64, 24 * 16 * 64

@@ -51,6 +51,7 @@ def _continuous(spec):
         env.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("slug", list(RUNS))
 def test_tiny_training_run(slug, tmp_path, capsys):
     spec = GAMES[slug]

@@ -18,6 +18,7 @@ from agents.evaluation.evaluate import Protocol
 SHIPPED = sorted(p.name for p in models_dir().iterdir() if Bundle.is_bundle(p))
 
 
+@pytest.mark.shipped
 @pytest.mark.parametrize("slug", SHIPPED)
 def test_manifest_round_trips_every_shipped_bundle_key_for_key(slug):
     raw = json.loads((models_dir() / slug / MANIFEST).read_text())
@@ -92,6 +93,7 @@ def test_a_changed_env_is_refused_with_the_difference_named(catalog_change):
     assert [c.ok for c in checks if c.name == "recorded env is the catalog's"] == [False]
 
 
+@pytest.mark.slow
 def test_a_changed_evaluation_protocol_evaluates_with_the_recorded_one(catalog_change):
     spec = catalog.GAMES["cartpole"]
     catalog_change(eval=dataclasses.replace(spec.eval, seed_base=5, deterministic=False, episodes=7))

@@ -15,6 +15,8 @@ from agents.policy.network import load_policy
 from agents.training.train import TrainOptions, train
 from envs import get_spec, make_env
 
+pytestmark = pytest.mark.slow  # every test needs a bundle trained by the module's fixtures
+
 
 @pytest.fixture(scope="module")
 def cartpole_bundle(tmp_path_factory):

@@ -146,6 +146,7 @@ def _rewrite(src, dst, edit_data=None, extra=(), replace=None):
     return dst
 
 
+@pytest.mark.slow
 def test_cloudpickle_payload_in_data_never_runs(sb3_zip, tmp_path):
     marker = tmp_path / "pwned-by-data"
     payload = base64.b64encode(pickle.dumps(_Touch(marker))).decode()
@@ -226,6 +227,7 @@ def test_spaces_of_another_game_are_named(sb3_zip, tmp_path):
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.slow
 def test_zoo_run_imports_through_the_cli_and_plays_in_the_app(zoo_run, tmp_path, monkeypatch):
     """`playground import <zoo run> --game cartpole --trust-pickle`: a clean exit, the warning, and the app
     lists the agent as imported and external, shows its evidence and plays it."""

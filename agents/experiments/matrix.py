@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from envs.errors import PlaygroundError
 

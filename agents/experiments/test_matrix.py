@@ -14,7 +14,7 @@ def square_or_fail(payload):
     return {"y": payload["x"] ** 2, "pid": os.getpid()}
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("jobs", [1, pytest.param(2, marks=pytest.mark.slow)])  # 2: spawns worker processes
 def test_failure_is_reported_and_the_others_finish(jobs):
     seen = []
     tasks = {f"t{x}": {"x": x} for x in range(5)}

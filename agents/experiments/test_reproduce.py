@@ -13,6 +13,8 @@ from agents.bundle.build import build_bundle
 from agents.experiments.reproduce import ReproduceError, ReproduceOptions, plan_reproduction, reproduce, same_curve, version_check
 from agents.training.train import TrainOptions, train
 
+pytestmark = pytest.mark.slow  # trains: a bundle in the module fixture, then reproductions
+
 STEPS = 2048  # 8 PPO updates of CartPole's 8 x 32 steps: about a second each
 
 

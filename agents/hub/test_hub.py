@@ -22,6 +22,8 @@ from agents.common.errors import BundleError
 from tests.conftest import ROOT
 from tests.hub_server import FakeHub
 
+pytestmark = pytest.mark.slow  # a stand-in Hub, an olah mirror and the CLI in subprocesses
+
 SENTINEL = "hf_SENTINELtokenDoNotLeak0123456789"
 REPO = "acme/ppo-Acrobot-v1"
 SLUG = "acrobot"  # short episodes: the replay video encodes fast

@@ -97,6 +97,7 @@ def test_logger_columns_are_in_sb3s_logger_after_the_update_and_the_others_are_n
         assert (m.sb3_key in after_update) == (m.source == "logger"), (env_id, m.column)
 
 
+@pytest.mark.slow
 def test_the_trpo_aliases_are_keys_trpo_logs():
     from sb3_contrib import TRPO
 
@@ -108,6 +109,7 @@ def test_the_trpo_aliases_are_keys_trpo_logs():
     assert aliases and all(a in rec.excluded for a in aliases)
 
 
+@pytest.mark.shipped
 @pytest.mark.parametrize("bundle", SHIPPED, ids=lambda p: p.name)
 def test_the_shipped_bundles_csvs_have_the_tables_columns(bundle):
     # the columns must never change: these CSVs are checksummed in the bundles' manifests
@@ -157,6 +159,7 @@ def test_the_shaded_band_is_where_no_warning_fires():
     assert BY_COLUMN["clip_fraction"].healthy == (0.10, 0.40)
 
 
+@pytest.mark.shipped
 @pytest.mark.parametrize("bundle", SHIPPED, ids=lambda p: p.name)
 def test_the_shipped_verdicts_are_unchanged(bundle):
     """Re-assess every training seed of a shipped bundle: the verdict and every finding equal health.json."""
@@ -172,6 +175,7 @@ def test_the_shipped_verdicts_are_unchanged(bundle):
     assert health["verdict"] == health["seeds"][str(health["shipped_seed"])]["verdict"]
 
 
+@pytest.mark.slow
 def test_the_evidence_pages_charts_come_from_the_table(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
