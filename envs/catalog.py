@@ -78,6 +78,10 @@ class GameSpec:
     frame_stack: int = 0
     eval: EvalProtocol = field(default_factory=EvalProtocol)
     description: str = ""
+    aliases: tuple[str, ...] = ()
+    """the other gymnasium ids that make exactly this game (the Zoo's ``PongNoFrameskip-v4``, gymnasium's
+    ``LunarLanderContinuous-v3``): :func:`get_spec` accepts them; ``test_catalog.py`` derives them from
+    gymnasium's registry and fails when this list drifts"""
 
     @property
     def is_atari(self) -> bool:
@@ -144,7 +148,7 @@ _add(GameSpec(
                             default=(-1.0, 0.0), dim_names=("main engine", "side engines")),
     solved_threshold=200.0, solved_source="gymnasium reward_threshold",
     bar=Bar(250.0), reference=Reference(270.9, 32.1, 1_000_000, _ZOO + ", LunarLanderContinuous-v2 row"),
-    render_fps=50, normalize=True,
+    render_fps=50, normalize=True, aliases=("LunarLanderContinuous-v3",),
     description="LunarLander with throttle: main engine and side engines take continuous values.",
 ))
 _add(GameSpec(
@@ -167,7 +171,7 @@ _add(GameSpec(
                           labels={0: "NOOP", 1: "FIRE", 2: "UP", 3: "DOWN", 4: "UP+FIRE", 5: "DOWN+FIRE"}),
     solved_threshold=18.0, solved_source="the project's bar (no gymnasium threshold)",
     bar=Bar(18.0), reference=Reference(20.99, 0.11, 10_000_000, _ZOO + ", PongNoFrameskip-v4"),
-    render_fps=15, frame_stack=4, eval=_ATARI_EVAL,
+    render_fps=15, frame_stack=4, eval=_ATARI_EVAL, aliases=("PongNoFrameskip-v4",),
     description="Return the ball past the computer's paddle; first to 21 wins.",
 ))
 _add(GameSpec(
@@ -177,21 +181,31 @@ _add(GameSpec(
                           labels={0: "NOOP", 1: "FIRE (launch ball)", 2: "RIGHT", 3: "LEFT"}),
     solved_threshold=100.0, solved_source="the project's bar (no gymnasium threshold)",
     bar=Bar(100.0), reference=Reference(398.0, 33.3, 10_000_000, _ZOO + ", BreakoutNoFrameskip-v4"),
-    render_fps=15, frame_stack=4, eval=_ATARI_EVAL,
+    render_fps=15, frame_stack=4, eval=_ATARI_EVAL, aliases=("BreakoutNoFrameskip-v4",),
     description="Break the bricks with the ball; don't let it past the paddle.",
 ))
 
 
-def get_spec(slug: str) -> GameSpec:
-    """The spec for ``slug``; an unknown slug raises :class:`UnknownGameError` naming the known ones."""
-    try:
-        return GAMES[slug]
-    except KeyError:
-        by_env_id = [s for s in GAMES.values() if s.env_id == slug and not s.env_kwargs.get("continuous")]
-        if by_env_id:
-            return by_env_id[0]
-        close = difflib.get_close_matches(slug, list(GAMES), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise UnknownGameError(
-            f"unknown game '{slug}'.{hint} Known games: {', '.join(GAMES)}."
-        ) from None
+def game_ids(spec: GameSpec) -> tuple[str, ...]:
+    """The gymnasium ids that name ``spec``: its env id, then its aliases.
+
+    An env id two specs share (``LunarLander-v3``) names the one that adds no env kwargs, the game
+    gymnasium registers under it; the continuous lander answers to ``LunarLanderContinuous-v3`` instead.
+    """
+    shared = any(o is not spec and o.env_id == spec.env_id and not o.env_kwargs for o in GAMES.values())
+    own = () if spec.env_kwargs and shared else (spec.env_id,)
+    return tuple(dict.fromkeys((*own, *spec.aliases)))
+
+
+def get_spec(name: str) -> GameSpec:
+    """The spec for a slug (``pong``) or a gymnasium id (``ALE/Pong-v5``, ``PongNoFrameskip-v4``); an unknown
+    name raises :class:`UnknownGameError` listing both forms of every game."""
+    if name in GAMES:
+        return GAMES[name]
+    by_id = {game_id: spec for spec in GAMES.values() for game_id in game_ids(spec)}
+    if name in by_id:
+        return by_id[name]
+    close = difflib.get_close_matches(name, [*GAMES, *by_id], n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    known = ", ".join(f"{slug} ({', '.join(game_ids(spec))})" for slug, spec in GAMES.items())
+    raise UnknownGameError(f"unknown game '{name}'.{hint} Known games, as slug (gymnasium ids): {known}.")

@@ -11,6 +11,7 @@ from stable_baselines3.common.atari_wrappers import AtariWrapper, ClipRewardEnv,
 
 import envs
 from envs import GAMES, ContinuousKeyMap, DiscreteKeyMap, get_spec, keymap_covers, make_env
+from envs.catalog import game_ids
 from envs.make import PURPOSES, FrameStackLast
 
 SLUGS = list(GAMES)
@@ -360,9 +361,52 @@ def test_get_spec_suggests_the_closest_slug():
 def test_get_spec_by_env_id():
     assert get_spec("CartPole-v1") is GAMES["cartpole"]
     assert get_spec("ALE/Pong-v5") is GAMES["pong"]
-    # the discrete game owns the env id; the continuous one is reached by its slug only
+    # the discrete game owns the env id; the continuous one answers to the id gymnasium registers for it
     assert get_spec("LunarLander-v3") is GAMES["lunarlander"]
+    assert get_spec("LunarLanderContinuous-v3") is GAMES["lunarlander-continuous"]
     assert get_spec("lunarlander-continuous").env_kwargs == {"continuous": True}
+    # the Zoo's Atari ids
+    assert get_spec("PongNoFrameskip-v4") is GAMES["pong"]
+    assert get_spec("BreakoutNoFrameskip-v4") is GAMES["breakout"]
+
+
+def _registered_as(env_id, kwargs):
+    """What gymnasium makes for ``gym.make(env_id, **kwargs)``: entry point, keyword arguments, step limit."""
+    entry = gym.spec(env_id)
+    return entry.entry_point, {**entry.kwargs, **kwargs}, entry.max_episode_steps
+
+
+def test_aliases_are_every_other_registered_id_of_the_same_game():
+    """A spec's aliases are exactly the registry's other ids that make the same env (same entry point,
+    kwargs and step limit), so an id a Zoo user types maps to the game it names, and only to it."""
+    import ale_py
+
+    gym.register_envs(ale_py)  # the Atari ids, as make_env registers them
+    made = {}
+    for spec in GAMES.values():
+        made[spec.slug] = _registered_as(spec.env_id, spec.env_kwargs)
+        same = {i for i, e in gym.registry.items()
+                if (e.entry_point, e.kwargs, e.max_episode_steps) == made[spec.slug]}
+        assert set(spec.aliases) == same - {spec.env_id}, spec.slug
+    assert made["lunarlander-continuous"] == _registered_as("LunarLanderContinuous-v3", {})
+    assert made["pong"] == _registered_as("PongNoFrameskip-v4", {})
+
+
+def test_every_game_id_names_one_game():
+    names = [n for spec in GAMES.values() for n in (spec.slug, *game_ids(spec))]
+    assert len(names) == len(set(names))
+    for spec in GAMES.values():
+        assert all(get_spec(n) is spec for n in (spec.slug, *game_ids(spec)))
+
+
+def test_unknown_name_lists_slugs_and_ids():
+    with pytest.raises(envs.UnknownGameError) as info:
+        get_spec("ALE/Pacman-v5")
+    message = str(info.value)
+    assert "unknown game 'ALE/Pacman-v5'" in message
+    for spec in GAMES.values():
+        assert f"{spec.slug} ({', '.join(game_ids(spec))})" in message
+    assert "lunarlander-continuous (LunarLanderContinuous-v3)" in message
 
 
 # --- determinism ----------------------------------------------------------------------------------

@@ -1,25 +1,94 @@
-"""The ``playground`` command line: ``playground --help`` lists the subcommands."""
+"""The ``playground`` command line: ``playground --help`` lists the subcommands.
+
+The habits of the tools its users come from: a game is its slug or its gymnasium id (``pong``,
+``ALE/Pong-v5`` or the Zoo's ``PongNoFrameskip-v4``), ``-n/--n-timesteps`` sets the budget as in the RL
+Zoo, ``--version`` names the versions that matter for reproducing a run, and the exit status tells a
+usage error (2, argparse's) from a command that failed (1).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import platform
 import shlex
 import sys
+from importlib import metadata
 from pathlib import Path
 
-from envs.errors import PlaygroundError
+from envs.catalog import get_spec
+from envs.errors import PlaygroundError, UnknownGameError
+
+EPILOG = """\
+A game is named by its slug or its gymnasium id (`playground games` lists both): pong, ALE/Pong-v5 and
+PongNoFrameskip-v4 are the same game; the continuous lander is lunarlander-continuous or
+LunarLanderContinuous-v3. Where a command takes a bundle, a folder path works too.
+
+exit status:
+  0    done
+  1    the command failed: an error line says what and what to do (a bundle that fails its checksums,
+       a run that cannot resume, a Hub that refused, `verify` with a failing check, a failed reproduction)
+  2    usage error: an unknown command or option, a bad value, an unknown game or a missing folder
+  130  interrupted (Ctrl-C); a training run continues from its last checkpoint with --resume
+"""
 
 
 def _command_line(argv: list[str]) -> str:
     return "playground " + " ".join(shlex.quote(a) for a in argv)
 
 
+def _version() -> str:
+    """This project's version and the libraries a run's numbers depend on (read without importing them)."""
+    def v(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    libs = ", ".join(f"{d} {v(d)}" for d in ("stable-baselines3", "gymnasium", "torch", "streamlit"))
+    return f"playground {v('ppo-playground')} ({libs}; Python {platform.python_version()})"
+
+
+# --- arguments that name a game: parsed into the slug, so a wrong one is a usage error (exit 2) ----------
+
+def _game(text: str) -> str:
+    """A game given as its slug or its gymnasium id, as the slug."""
+    try:
+        return get_spec(text).slug
+    except UnknownGameError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _bundle_or_game(text: str) -> str:
+    """A bundle folder as given, else a game (slug or gymnasium id) as its slug: its shipped bundle."""
+    if Path(text).exists():
+        return text
+    try:
+        return get_spec(text).slug
+    except UnknownGameError as exc:
+        looks_like_a_path = "/" in text or "\\" in text
+        raise argparse.ArgumentTypeError(f"no bundle folder {text}, nor a game id: {exc}" if looks_like_a_path
+                                         else str(exc)) from None
+
+
+def _ablation(text: str) -> str:
+    from agents.experiments.ablations import get_ablation
+
+    try:
+        return get_ablation(text).name
+    except PlaygroundError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_games(args) -> int:
     from envs import GAMES
+    from envs.catalog import game_ids
 
-    for spec in GAMES.values():
-        print(f"{spec.slug:24} {spec.env_id:18} {spec.name}")
+    rows = [(spec.slug, ", ".join(game_ids(spec)), spec.name) for spec in GAMES.values()]
+    width = max(len(ids) for _, ids, _ in rows)
+    print(f"{'slug':24} {'gymnasium ids':{width}} name")
+    for slug, ids, name in rows:
+        print(f"{slug:24} {ids:{width}} {name}")
     return 0
 
 
@@ -111,7 +180,8 @@ def cmd_pull(args) -> int:
           f"mean {s['mean']:.2f} +/- {s['std']:.2f} over {s['episodes']} episodes")
     print(f"every checksum verified, the policy loads and its {len(bundle.replay_names())} replays re-simulate; "
           f"the files are in {bundle.path}")
-    print(f"the app lists it with the {bundle.spec.slug} agents; re-run its replays with: playground verify {bundle.path}")
+    print(f"the app lists it with the {bundle.spec.slug} agents; "
+          f"re-run its replays with: playground verify {bundle.path}")
     return 0
 
 
@@ -163,15 +233,18 @@ def _seed_list(text: str) -> list[int]:
 def _reproduce_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--seeds", type=_seed_list, metavar="S1,S2,...", help="training seeds to run")
     s.add_argument("--n-seeds", type=int, metavar="N", help="run N seeds (default 3)")
-    s.add_argument("--timesteps", type=int, help="override the budget (the verdict then says 'not comparable')")
+    s.add_argument("-n", "--timesteps", "--n-timesteps", type=int, metavar="STEPS",
+                   help="override the budget (the verdict then says 'not comparable')")
     s.add_argument("--episodes", type=int, help="final evaluation episodes (default: the bundle's protocol)")
     s.add_argument("--out", help="folder for the training runs (default runs/reproduce/<game>/<name>-<plan hash>)")
     s.add_argument("--jobs", type=int, help="parallel local training processes (default and maximum: the core count)")
     s.add_argument("--ray-address", metavar="auto|HOST:PORT|local",
                    help="run each training as a Ray task on that cluster (pip install 'ppo-playground[ray]')")
-    s.add_argument("--checkpoint-seconds", type=float, default=60.0, metavar="S", help="checkpoint interval of each run")
+    s.add_argument("--checkpoint-seconds", type=float, default=60.0, metavar="S",
+                   help="checkpoint interval of each run")
     s.add_argument("--checkpoint-every", type=int, metavar="UPDATES", help="also checkpoint every N PPO updates")
-    s.add_argument("--strict-versions", action="store_true", help="refuse to run when versions differ from the bundle's")
+    s.add_argument("--strict-versions", action="store_true",
+                   help="refuse to run when versions differ from the bundle's")
 
 
 def _run_reproduce(args, where, ablation=None) -> int:
@@ -206,14 +279,15 @@ def cmd_ablate(args) -> int:
 
 def _add_reproduce_parsers(sub) -> None:
     s = sub.add_parser("reproduce", help="re-run a bundle's training from its manifest and judge it")
-    s.add_argument("bundle", help="bundle folder or game slug")
+    s.add_argument("bundle", type=_bundle_or_game, help="bundle folder, or game (slug or gymnasium id)")
     _reproduce_args(s)
     s.set_defaults(func=cmd_reproduce)
 
     s = sub.add_parser("ablate", help="run an ablation from the PPO texts (--list shows them)")
-    s.add_argument("name", nargs="?", help="ablation name")
+    s.add_argument("name", nargs="?", type=_ablation, help="ablation name")
     s.add_argument("--list", action="store_true", help="list the ablations")
-    s.add_argument("--bundle", help="bundle folder to compare with and save the report in (default models/<game>)")
+    s.add_argument("--bundle", type=_bundle_or_game,
+                   help="bundle folder (or game) to compare with and save the report in (default models/<game>)")
     _reproduce_args(s)
     s.set_defaults(func=cmd_ablate)
 
@@ -221,16 +295,20 @@ def _add_reproduce_parsers(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="playground", description="PPO Playground: train, evaluate and verify PPO agents; publish, pull and import them.")
+    p = argparse.ArgumentParser(
+        prog="playground",
+        description="PPO Playground: train, evaluate and verify PPO agents; publish, pull and import them.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="cmd", metavar="command", required=True)
 
     s = sub.add_parser("games", help="list the game catalog")
     s.set_defaults(func=cmd_games)
 
     s = sub.add_parser("train", help="train a PPO agent on a game (SB3), resumable")
-    s.add_argument("game", help="game slug (see `playground games`)")
+    s.add_argument("game", type=_game, help="game: slug or gymnasium id (see `playground games`)")
     s.add_argument("--seed", type=int, required=True)
-    s.add_argument("--timesteps", type=int, help="override n_timesteps")
+    s.add_argument("-n", "--timesteps", "--n-timesteps", type=int, metavar="STEPS", help="override n_timesteps")
     s.add_argument("--config", help="hyperparameter YAML (default agents/hyperparams/<game>.yml)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one hyperparameter")
     s.add_argument("--out", help="run folder (default runs/<game>/seed<S>)")
@@ -244,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("bundle", help="build models/<game> from finished training runs")
-    s.add_argument("game")
+    s.add_argument("game", type=_game, help="game: slug or gymnasium id")
     s.add_argument("runs", nargs="+", help="run folders, one per training seed")
     s.add_argument("--out", help="bundle folder (default models/<game>)")
     s.add_argument("--replays", type=int, default=5, help="replays to record (best, worst, median, ...)")
@@ -252,17 +330,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_bundle)
 
     s = sub.add_parser("evaluate", help="re-evaluate a bundle on its recorded seeds")
-    s.add_argument("bundle", help="bundle folder or game slug")
+    s.add_argument("bundle", type=_bundle_or_game, help="bundle folder, or game (slug or gymnasium id)")
     s.add_argument("--episodes", type=int, help="episodes (default: the game's protocol)")
     s.add_argument("--json", action="store_true", help="also print the summary as JSON")
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("verify", help="check a bundle's checksums and re-simulate its replays")
-    s.add_argument("bundle", help="bundle folder or game slug")
+    s.add_argument("bundle", type=_bundle_or_game, help="bundle folder, or game (slug or gymnasium id)")
     s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser("publish", help="publish a bundle to a Hugging Face Hub repo, in one commit")
-    s.add_argument("bundle", help="bundle folder or game slug")
+    s.add_argument("bundle", type=_bundle_or_game, help="bundle folder, or game (slug or gymnasium id)")
     s.add_argument("--repo", required=True, metavar="ORG/NAME",
                    help="target repo; ORG alone means ORG/ppo-<EnvId>, the RL Zoo's naming")
     s.add_argument("--endpoint", metavar="URL", help="Hub URL (default $HF_ENDPOINT, else https://huggingface.co)")
@@ -278,7 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("import", help="turn an SB3 PPO zip or RL Zoo run into a bundle, without unpickling")
     s.add_argument("source", help="an SB3 .zip, or an RL Zoo run folder (logs/ppo/<EnvId>_<n>)")
-    s.add_argument("--game", required=True, help="the game it was trained on (see `playground games`)")
+    s.add_argument("--game", type=_game, required=True,
+                   help="the game it was trained on: slug or gymnasium id (see `playground games`)")
     s.add_argument("--out", help="bundle folder (default $PLAYGROUND_DATA/imported/<game>-<name>)")
     s.add_argument("--trust-pickle", action="store_true",
                    help="allow unpickling the run's vecnormalize.pkl (runs any code in it: only for sources you trust)")
@@ -301,9 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     args.command_line = _command_line(argv)
     try:
         return args.func(args)
-    except PlaygroundError as exc:
+    except PlaygroundError as exc:  # a failure the user can act on; 2 is argparse's, for usage errors
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     except KeyboardInterrupt:
         print("interrupted; a training run continues from its last checkpoint with --resume", file=sys.stderr)
         return 130

@@ -11,7 +11,8 @@ from tests.conftest import ROOT, run_cli
 SHIPPED = sorted(p.name for p in (ROOT / "models").iterdir() if (p / "evidence" / "manifest.json").exists())
 
 
-def _clean_error(proc, code=2):
+def _clean_error(proc, code=1):
+    """The one-line error of a command that failed (1), or argparse's of a usage error (2); no traceback."""
     assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr + proc.stdout
     return proc.stderr
@@ -32,7 +33,7 @@ def test_games_lists_the_catalog():
 @pytest.mark.slow
 @pytest.mark.parametrize("args", [["train", "pacman", "--seed", "1"], ["evaluate", "pacman"], ["verify", "pacman"]])
 def test_unknown_game_lists_known_ones(args):
-    err = _clean_error(run_cli(*args))
+    err = _clean_error(run_cli(*args), code=2)
     assert "unknown game 'pacman'" in err and all(slug in err for slug in GAMES)
 
 
@@ -104,7 +105,7 @@ def test_corrupt_bundle(tmp_path):
     (b / "evidence" / "manifest.json").write_text("{not json")
     err = _clean_error(run_cli("verify", b))
     assert "manifest" in err and "not valid JSON" in err
-    err = _clean_error(run_cli("verify", tmp_path / "nowhere"))
+    err = _clean_error(run_cli("verify", tmp_path / "nowhere"), code=2)
     assert "nowhere" in err
 
 

@@ -69,14 +69,14 @@ def test_resume_after_sigkill(tmp_path):
 
 def test_resume_refuses_finished_and_missing_runs(tmp_path):
     missing = run_cli("train", "cartpole", "--seed", 1, "--out", tmp_path / "nothing", "--resume")
-    assert missing.returncode == 2
+    assert missing.returncode == 1
     assert "nothing to resume" in missing.stderr and "Traceback" not in missing.stderr
 
     out = tmp_path / "done"
     assert run_cli("train", "cartpole", "--seed", 1, "--timesteps", 512, "--out", out, "--quiet").returncode == 0
     again = run_cli("train", "cartpole", "--seed", 1, "--out", out, "--resume")
-    assert again.returncode == 2 and "already complete" in again.stderr
+    assert again.returncode == 1 and "already complete" in again.stderr
     clash = run_cli("train", "cartpole", "--seed", 1, "--out", out)
-    assert clash.returncode == 2 and "already holds a run" in clash.stderr
+    assert clash.returncode == 1 and "already holds a run" in clash.stderr
     other_seed = run_cli("train", "cartpole", "--seed", 2, "--out", out, "--resume")
-    assert other_seed.returncode == 2 and "Traceback" not in other_seed.stderr
+    assert other_seed.returncode == 1 and "Traceback" not in other_seed.stderr
