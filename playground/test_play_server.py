@@ -84,6 +84,7 @@ def finish_solo(ws, first_seq: int = 1) -> dict:
     return ws.receive_json()
 
 
+@pytest.mark.slow
 def test_versus_steps_both_sides_in_lockstep_and_records_the_result(client, data_dir):
     with client.websocket_connect(PATH) as ws:
         ready = start(ws)
@@ -106,6 +107,7 @@ def test_versus_steps_both_sides_in_lockstep_and_records_the_result(client, data
     assert row["player"] == "ada" and row["agent_steps"] == 500 and row["human_return"] == end["result"]["human_return"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("game,seed", [("lunarlander", 5), ("acrobot", 2)])
 def test_the_agents_side_equals_an_offline_rollout_from_the_same_seed(client, game, seed):
     spec = get_spec(game)
