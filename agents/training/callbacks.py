@@ -5,6 +5,9 @@ SB3 owns the training loop; these hook into it. ``OnPolicyAlgorithm.learn`` runs
 leaves its ``train/*`` values in ``logger.name_to_value`` until the next dump. So the values of update
 k are read at the start of rollout k+1 (or at training end for the last update), and the episode stats
 SB3 logs beside them are the ones it had at the end of rollout k.
+
+TensorBoard (``tb/``) gets the diagnostics and the periodic evaluations under SB3's key names, through one
+writer that both callbacks share (:class:`TensorBoard`).
 """
 
 from __future__ import annotations
@@ -15,14 +18,18 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.evaluation.evaluate import run_episodes, seeds_for
-from agents.metrics.table import DIAGNOSTIC_COLUMNS, METRICS
+from agents.metrics.table import DIAGNOSTIC_COLUMNS, EVAL_TB_KEYS, METRICS
 from agents.policy.network import Normalizer
 from envs import GameSpec
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 EVAL_COLUMNS = ["timesteps", "mean", "std", "min", "max", "episodes", "seeds", "returns", "lengths"]
 
@@ -51,6 +58,38 @@ class AfterUpdateCallback(BaseCallback):
         raise NotImplementedError
 
 
+class TensorBoard:
+    """A run's TensorBoard folder, written through one SummaryWriter by every callback that logs there.
+
+    Each callback opens it when training starts and releases it when its own last write is done; the last
+    release closes the writer. The order matters: the periodic evaluation's last row comes after the
+    diagnostics' last, and a SummaryWriter written to after ``close()`` quietly starts a second event file.
+
+    :param folder: the run's ``tb/``
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self._writer: SummaryWriter | None = None
+        self._users = 0
+
+    def open(self) -> SummaryWriter:
+        if self._writer is None:
+            # SB3's TensorBoardOutputFormat flushes on every write; a SummaryWriter flushes on its own
+            # schedule and at close, which keeps the per-update cost well under 1 %
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(log_dir=str(self.folder), flush_secs=30)
+        self._users += 1
+        return self._writer
+
+    def release(self) -> None:
+        self._users -= 1
+        if self._users == 0 and self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
 def iteration_of(model) -> int:
     """Index of the PPO update that produced the model's current weights (1-based).
 
@@ -64,16 +103,17 @@ class DiagnosticsCallback(AfterUpdateCallback):
     """One row per PPO update, to CSV and TensorBoard, with exactly the values SB3's logger recorded.
 
     :param csv_path: the diagnostics CSV (appended to, so a resumed run continues it)
-    :param tb_dir: TensorBoard folder, or None
+    :param tb_dir: TensorBoard folder (or a :class:`TensorBoard` to share with the periodic evaluation), or None
     :param wall_offset: training wall seconds before this segment (resume)
     :param progress: print a progress line at most every this many seconds (None: silent)
     """
 
-    def __init__(self, csv_path: Path, tb_dir: Path | None = None, wall_offset: float = 0.0,
+    def __init__(self, csv_path: Path, tb_dir: Path | TensorBoard | None = None, wall_offset: float = 0.0,
                  progress: float | None = None):
         super().__init__()
         self.csv_path = Path(csv_path)
-        self.tb_dir = tb_dir
+        self.tensorboard = tb_dir if tb_dir is None or isinstance(tb_dir, TensorBoard) else TensorBoard(tb_dir)
+        """the run's TensorBoard; pass it to :class:`PeriodicEvalCallback` so evaluations go to the same writer"""
         self.wall_offset = wall_offset
         self.progress = progress
         self._episode_stats: tuple[float, float] = (math.nan, math.nan)
@@ -85,18 +125,12 @@ class DiagnosticsCallback(AfterUpdateCallback):
         super()._init_callback()
         self._segment_start = time.time()
         new = not self.csv_path.exists() or self.csv_path.stat().st_size == 0
-        self._file = open(self.csv_path, "a", newline="")  # noqa: SIM115 -- open for the run, closed at its end
+        self._file = open(self.csv_path, "a", newline="")  # open for the run, closed at its end
         self._csv = csv.DictWriter(self._file, fieldnames=DIAGNOSTIC_COLUMNS)
         if new:
             self._csv.writeheader()
             self._file.flush()
-        self._tb = None
-        if self.tb_dir is not None:
-            # SB3's TensorBoardOutputFormat flushes on every write; a SummaryWriter flushes on its own
-            # schedule and at close, which keeps the per-update cost well under 1 %
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._tb = SummaryWriter(log_dir=str(self.tb_dir), flush_secs=30)
+        self._tb = self.tensorboard.open() if self.tensorboard is not None else None
 
     def _on_rollout_end(self) -> None:
         buf = self.model.ep_info_buffer
@@ -139,8 +173,8 @@ class DiagnosticsCallback(AfterUpdateCallback):
     def _on_training_end(self) -> None:
         super()._on_training_end()
         self._file.close()
-        if self._tb is not None:
-            self._tb.close()
+        if self.tensorboard is not None:
+            self.tensorboard.release()
 
 
 def _isnan(v) -> bool:
@@ -148,13 +182,17 @@ def _isnan(v) -> bool:
 
 
 class PeriodicEvalCallback(AfterUpdateCallback):
-    """Evaluate on separate envs every ``every`` timesteps, on fixed recorded seeds, into a CSV.
+    """Evaluate on separate envs every ``every`` timesteps, on fixed recorded seeds, into a CSV, and into
+    TensorBoard under SB3's ``EvalCallback`` keys (``eval/mean_reward``, ``eval/mean_ep_length``) at the
+    timesteps it ran.
 
     :param normalizer: returns the current frozen observation normalisation (None when not normalised)
+    :param tensorboard: the run's TensorBoard (``DiagnosticsCallback.tensorboard``), or None
     """
 
     def __init__(self, spec: GameSpec, csv_path: Path, every: int, total: int,
-                 normalizer: Callable[[], Normalizer | None], next_at: int | None = None):
+                 normalizer: Callable[[], Normalizer | None], next_at: int | None = None,
+                 tensorboard: TensorBoard | None = None):
         super().__init__()
         self.spec = spec
         self.csv_path = Path(csv_path)
@@ -163,12 +201,21 @@ class PeriodicEvalCallback(AfterUpdateCallback):
         self.normalizer = normalizer
         self.next_at = next_at if next_at is not None else self.every
         self.seeds = seeds_for(spec.eval.during_training_seed_base, spec.eval.during_training_episodes)
+        self.tensorboard = tensorboard
+        self._tb: SummaryWriter | None = None
 
     def _init_callback(self) -> None:
         super()._init_callback()
         if not self.csv_path.exists() or self.csv_path.stat().st_size == 0:
             with open(self.csv_path, "w", newline="") as f:
                 csv.DictWriter(f, fieldnames=EVAL_COLUMNS).writeheader()
+        self._tb = self.tensorboard.open() if self.tensorboard is not None else None
+
+    def _on_training_end(self) -> None:
+        super()._on_training_end()  # the last evaluation, when the budget's end is due one
+        if self.tensorboard is not None:
+            self.tensorboard.release()
+            self._tb = None
 
     def _on_update_end(self) -> None:
         t = self.model.num_timesteps
@@ -195,6 +242,12 @@ class PeriodicEvalCallback(AfterUpdateCallback):
                "returns": " ".join(repr(r) for r in returns), "lengths": " ".join(str(e.length) for e in episodes)}
         with open(self.csv_path, "a", newline="") as f:
             csv.DictWriter(f, fieldnames=EVAL_COLUMNS).writerow(row)
+        if self._tb is not None:
+            # what SB3's EvalCallback computes (np.mean of the episodes' returns and lengths)
+            values = {"eval/mean_reward": row["mean"],
+                      "eval/mean_ep_length": float(np.mean([e.length for e in episodes]))}
+            for key in EVAL_TB_KEYS:
+                self._tb.add_scalar(key, values[key], t)
         return row
 
 
