@@ -2,7 +2,7 @@
 #   make play   start the playground on the bundled agents (PORT, else STREAMLIT_SERVER_PORT, else 8501)
 #   make test   run every test (PYTEST_ARGS=... adds pytest options, e.g. --durations=25)
 # For contributors (CONTRIBUTING.md):
-#   make test-fast   the tests for every edit: no training, no subprocess CLI, no app, no browser (< 1 min)
+#   make test-fast   the tests for every edit: all but those marked slow, browser or shipped (under a minute)
 #   make lint        ruff check, ruff format --check and mypy, as CI runs them
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -42,8 +42,8 @@ chromium:
 test: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The markers are registered in pyproject.toml; a test that takes more than a few seconds here is marked
-# slow. The tight timeout keeps this tier honest: a test that needs more belongs in `make test`.
+# The markers are registered in pyproject.toml; a test that takes more than ~2 s here is marked slow.
+# The tight timeout keeps this tier honest: a test that needs more belongs in `make test`.
 test-fast: $(VENV)/.installed-dev
 	$(PY) -m pytest -m "not slow and not browser and not shipped" --timeout=60 --durations=5 $(PYTEST_ARGS)
 
