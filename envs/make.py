@@ -18,6 +18,10 @@ PURPOSES: tuple[str, ...] = ("train", "eval", "human", "replay", "preview")
 
 _ale_registered = False
 
+# The games render off-screen only (rgb_array): SDL's dummy video driver keeps pygame from probing for a
+# display, which on a server prints "XDG_RUNTIME_DIR is invalid or not set" at the first render.
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
 
 def make_env(game: GameSpec | str, purpose: Purpose, render_mode: str | None = None) -> gym.Env:
     """Make ``game``'s env wrapped for ``purpose``.
