@@ -13,15 +13,23 @@ A run lives in a folder (default ``<runs>/<slug>/seed<S>/``, see ``agents.common
 
 The checkpoint format (``state.json``'s keys, ``model.zip``) is kept stable: a run started by an older
 version of this file resumes with this one.
+
+``--resume`` continues from the latest checkpoint; a run stopped before its first checkpoint starts over
+from step 0 with its own config (what it had written is removed, run.json keeps the stopped segment). A
+checkpoint is written aside and only then named in ``latest``, so a failure while writing one (a full disk)
+leaves the previous checkpoint as the run's; a full disk anywhere in a run is one line naming the folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import json
 import shutil
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +41,15 @@ from agents.common.files import write_atomic
 from agents.common.provenance import git_state, hardware, now_iso
 from agents.common.settings import runs_dir
 from agents.policy.normalize import Normalizer, VecNormalizeState
-from agents.training.callbacks import (CheckpointCallback, DiagnosticsCallback, EpochsCallback, PeriodicEvalCallback,
-                                       iteration_of)
+from agents.training.callbacks import (
+    CheckpointCallback,
+    DiagnosticsCallback,
+    EpochsCallback,
+    PeriodicEvalCallback,
+    iteration_of,
+)
 from agents.training.config import algo_class, load_config, ppo_kwargs, validate_config
-from envs import GameSpec, get_spec, make_env
+from envs import GameSpec, PlaygroundError, get_spec, make_env
 
 SB3_LOG_FORMATS = ("csv", "tensorboard", "stdout", "log", "json")
 
@@ -111,6 +124,11 @@ def train(opts: TrainOptions) -> Path:
     run_dir = opts.run_dir(spec)
     if opts.resume:
         run, hp, ckpt, state = _open_for_resume(run_dir, spec, opts.seed)
+        if ckpt is None:
+            _start_over(run_dir)
+            if opts.progress is not None:
+                print(f"{run_dir} stopped before its first checkpoint: starting it over from step 0 with its config",
+                      flush=True)
     else:
         run, hp = _start_run(run_dir, spec, opts)
         ckpt, state = None, None
@@ -137,46 +155,51 @@ def train(opts: TrainOptions) -> Path:
     model.set_logger(configure(str(run_dir / "sb3"), list(opts.sb3_log)) if opts.sb3_log
                      else Logger(folder=None, output_formats=[]))
 
-    # 3. this segment of the run, recorded before any step so a kill leaves a trace
-    run["commands"].append(opts.command or f"playground train {spec.slug} --seed {opts.seed}"
-                           + (" --resume" if opts.resume else ""))
-    segment = {"start": now_iso(), "from_timesteps": model.num_timesteps}
-    run["segments"].append(segment)
-    write_atomic(run_dir / "run.json", json.dumps(run, indent=1))
+    # 3-6 write to the run folder while the model learns: a full disk anywhere there is one line
+    with _full_disk_is_one_line(run_dir):
+        # 3. this segment of the run, recorded before any step so a kill leaves a trace
+        run["commands"].append(opts.command or f"playground train {spec.slug} --seed {opts.seed}"
+                               + (" --resume" if opts.resume else ""))
+        segment = {"start": now_iso(), "from_timesteps": model.num_timesteps}
+        run["segments"].append(segment)
+        write_atomic(run_dir / "run.json", json.dumps(run, indent=1))
 
-    # 4. the callbacks: diagnostics per update, periodic evaluation, epochs, checkpoints
-    wall_offset = state["wall_time"] if state else 0.0
-    diag = DiagnosticsCallback(run_dir / "diagnostics.csv", run_dir / "tb", wall_offset=wall_offset,
-                               progress=opts.progress)
-    periodic = PeriodicEvalCallback(spec, run_dir / "eval.csv", every=total // spec.eval.during_training_evals,
-                                    total=total,
-                                    normalizer=lambda: Normalizer.from_vecnormalize(model.get_vec_normalize_env()),
-                                    next_at=state["eval_next_at"] if state else None)
+        # 4. the callbacks: diagnostics per update, periodic evaluation, epochs, checkpoints
+        wall_offset = state["wall_time"] if state else 0.0
+        diag = DiagnosticsCallback(run_dir / "diagnostics.csv", run_dir / "tb", wall_offset=wall_offset,
+                                   progress=opts.progress)
+        periodic = PeriodicEvalCallback(
+            spec, run_dir / "eval.csv", every=total // spec.eval.during_training_evals, total=total,
+            normalizer=lambda: Normalizer.from_vecnormalize(model.get_vec_normalize_env()),
+            next_at=state["eval_next_at"] if state else None)
 
-    def save_checkpoint() -> None:
-        _save_checkpoint(run_dir, model, {"wall_time": diag.rows[-1]["wall_time"], "eval_next_at": periodic.next_at})
+        def save_checkpoint() -> None:
+            _save_checkpoint(run_dir, model,
+                             {"wall_time": diag.rows[-1]["wall_time"], "eval_next_at": periodic.next_at})
 
-    callbacks = [diag, periodic, CheckpointCallback(save_checkpoint, opts.checkpoint_seconds, opts.checkpoint_every)]
-    if hasattr(model, "n_epochs"):  # PPO's epoch loop, where target_kl can stop an update early
-        callbacks.insert(1, EpochsCallback(run_dir / "epochs.csv"))
+        callbacks = [diag, periodic,
+                     CheckpointCallback(save_checkpoint, opts.checkpoint_seconds, opts.checkpoint_every)]
+        if hasattr(model, "n_epochs"):  # PPO's epoch loop, where target_kl can stop an update early
+            callbacks.insert(1, EpochsCallback(run_dir / "epochs.csv"))
 
-    # 5. learn: the schedules run over the whole budget, also across resumes (reset_num_timesteps=False)
-    t0 = time.time()
-    remaining = total - model.num_timesteps
-    if remaining > 0:
-        model.learn(total_timesteps=remaining, callback=callbacks, log_interval=1, reset_num_timesteps=state is None)
-    wall = diag.rows[-1]["wall_time"] if diag.rows else wall_offset + time.time() - t0
+        # 5. learn: the schedules run over the whole budget, also across resumes (reset_num_timesteps=False)
+        t0 = time.time()
+        remaining = total - model.num_timesteps
+        if remaining > 0:
+            model.learn(total_timesteps=remaining, callback=callbacks, log_interval=1,
+                        reset_num_timesteps=state is None)
+        wall = diag.rows[-1]["wall_time"] if diag.rows else wall_offset + time.time() - t0
 
-    # 6. the final model, and the run marked done
-    final = run_dir / "final"
-    final.mkdir(exist_ok=True)
-    model.save(final / "model.zip")
-    norm_state = VecNormalizeState.capture(model.get_vec_normalize_env())
-    write_atomic(final / "normalize.json", json.dumps(norm_state.to_json() if norm_state else None))
-    segment.update(end=now_iso(), to_timesteps=model.num_timesteps, wall_seconds=round(time.time() - t0, 3))
-    run.update(status="done", timesteps=model.num_timesteps, wall_seconds=wall, finished=now_iso(),
-               hardware=hardware())
-    write_atomic(run_dir / "run.json", json.dumps(run, indent=1))
+        # 6. the final model, and the run marked done
+        final = run_dir / "final"
+        final.mkdir(exist_ok=True)
+        model.save(final / "model.zip")
+        norm_state = VecNormalizeState.capture(model.get_vec_normalize_env())
+        write_atomic(final / "normalize.json", json.dumps(norm_state.to_json() if norm_state else None))
+        segment.update(end=now_iso(), to_timesteps=model.num_timesteps, wall_seconds=round(time.time() - t0, 3))
+        run.update(status="done", timesteps=model.num_timesteps, wall_seconds=wall, finished=now_iso(),
+                   hardware=hardware())
+        write_atomic(run_dir / "run.json", json.dumps(run, indent=1))
     venv.close()
     return run_dir
 
@@ -209,37 +232,100 @@ def _open_for_resume(run_dir: Path, spec: GameSpec, seed: int):
                           f"({run.get('timesteps')} timesteps)")
     if run["game"] != spec.slug or run["seed"] != seed:
         raise ResumeError(f"{run_dir} holds a run of {run['game']} seed {run['seed']}, not {spec.slug} seed {seed}")
+    hp = yaml.safe_load((run_dir / "config.yml").read_text())
+    validate_config(hp, source=str(run_dir / "config.yml"))
     latest = run_dir / "checkpoints" / "latest"
     if not latest.exists():
-        raise ResumeError(f"nothing to resume: the run in {run_dir} was stopped before its first checkpoint; "
-                          f"delete the folder and start again")
+        return run, hp, None, None  # stopped before its first checkpoint: the caller starts it over
     ckpt = run_dir / "checkpoints" / latest.read_text().strip()
     if not (ckpt / "model.zip").exists() or not (ckpt / "state.json").exists():
         raise ResumeError(f"the latest checkpoint {ckpt} is incomplete; delete {run_dir} and start again")
-    hp = yaml.safe_load((run_dir / "config.yml").read_text())
-    validate_config(hp, source=str(run_dir / "config.yml"))
     return run, hp, ckpt, json.loads((ckpt / "state.json").read_text())
 
 
+def _start_over(run_dir: Path) -> None:
+    """Remove what a run stopped before its first checkpoint wrote while learning; run.json and config.yml stay.
+
+    Nothing in it can be continued: its rows describe a model no checkpoint kept, so a restart from step 0
+    writes them afresh rather than after them.
+    """
+    for name in ("diagnostics.csv", "eval.csv", "epochs.csv"):
+        (run_dir / name).unlink(missing_ok=True)
+    for name in ("tb", "sb3", "checkpoints", "final"):
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _full_disk_is_one_line(run_dir: Path) -> Iterator[None]:
+    """Turn a full disk while the run writes (diagnostics, TensorBoard, the final model) into one line naming
+    the folder; a checkpoint that could not be written already says so itself and kept the previous one."""
+    try:
+        yield
+    except Exception as exc:
+        if _disk_full(exc):
+            raise PlaygroundError(f"no space left on the device holding {run_dir}; {_latest_line(run_dir)} "
+                                  "Free some space and continue with --resume.") from None
+        raise
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it was raised from: torch wraps a failed write in a RuntimeError) is a full disk
+    or an exhausted quota."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _latest_line(run_dir: Path) -> str:
+    latest = run_dir / "checkpoints" / "latest"
+    if not latest.exists():
+        return "it has no checkpoint yet (--resume starts it over)."
+    return f"its last checkpoint, {latest.parent / latest.read_text().strip()}, is intact."
+
+
 def _save_checkpoint(run_dir: Path, model, extra: dict[str, Any]) -> None:
-    """``checkpoints/ckpt-<t>/`` written aside and renamed into place, ``latest`` pointed at it, older ones gone."""
+    """``checkpoints/ckpt-<t>/`` written aside and renamed into place, ``latest`` pointed at it, older ones gone.
+
+    Until ``latest`` names the new folder the previous checkpoint is the run's; if writing the new one fails
+    (a full disk), what was written of it is removed and the previous one is left as it was. A full disk is a
+    PlaygroundError naming the folder.
+    """
     t = model.num_timesteps
     ckdir = run_dir / "checkpoints"
-    ckdir.mkdir(exist_ok=True)
+    latest = ckdir / "latest"
+    previous = latest.read_text().strip() if latest.exists() else None
     tmp = ckdir / f".tmp-{t}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    model.save(tmp / "model.zip")
-    norm = VecNormalizeState.capture(model.get_vec_normalize_env())
-    state = {"timesteps": t, "iteration": iteration_of(model), "wall_time": extra["wall_time"],
-             "ep_info_buffer": [{k: float(v) for k, v in e.items()} for e in model.ep_info_buffer],
-             "eval_next_at": extra["eval_next_at"], "vecnormalize": norm.to_json() if norm else None,
-             "saved_at": now_iso()}
-    (tmp / "state.json").write_text(json.dumps(state))
     final = ckdir / f"ckpt-{t:012d}"
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    write_atomic(ckdir / "latest", final.name)
+    if final.name == previous:
+        return  # this very step is already the run's checkpoint
+    try:
+        ckdir.mkdir(exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        model.save(tmp / "model.zip")
+        norm = VecNormalizeState.capture(model.get_vec_normalize_env())
+        state = {"timesteps": t, "iteration": iteration_of(model), "wall_time": extra["wall_time"],
+                 "ep_info_buffer": [{k: float(v) for k, v in e.items()} for e in model.ep_info_buffer],
+                 "eval_next_at": extra["eval_next_at"], "vecnormalize": norm.to_json() if norm else None,
+                 "saved_at": now_iso()}
+        (tmp / "state.json").write_text(json.dumps(state))
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        write_atomic(latest, final.name)
+    except BaseException as exc:  # a kill mid-write is cleaned by the next save (the rmtree of tmp above)
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not latest.exists() or latest.read_text().strip() != final.name:
+            shutil.rmtree(final, ignore_errors=True)
+        latest.with_name(f".{latest.name}.tmp").unlink(missing_ok=True)  # write_atomic's
+        if isinstance(exc, Exception) and _disk_full(exc):
+            raise PlaygroundError(f"no space left on the device holding {run_dir}: the checkpoint at {t} steps "
+                                  f"was not written; {_latest_line(run_dir)} Free some space and continue with "
+                                  "--resume.") from None
+        raise
     for old in ckdir.glob("ckpt-*"):
         if old != final:
             shutil.rmtree(old, ignore_errors=True)
