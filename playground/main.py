@@ -6,6 +6,8 @@
 
 import streamlit as st
 
+from playground.ui import literal
+
 st.set_page_config(page_title="PPO Playground", page_icon="🎮", layout="wide")
 
 pages = {
@@ -19,7 +21,7 @@ current = st.navigation(list(pages.values()))
 requested = st.query_params.get("page")
 if requested is not None:
     if requested not in pages:
-        st.warning(f"unknown page '{requested}'; pages are {', '.join(pages)}.")
+        st.warning(f"unknown page {literal(requested)}; pages are {', '.join(pages)}.")
     elif pages[requested].url_path != current.url_path and not (requested == "gallery" and current.url_path == ""):
         st.switch_page(pages[requested], query_params=dict(st.query_params))
 

@@ -1,17 +1,21 @@
 """Every page through Streamlit's AppTest, including the bad inputs: unknown game or page, broken bundle."""
 
+import json
 import shutil
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from agents.bundle import Bundle
+from agents.bundle import MANIFEST, Bundle
+from agents.common.files import sha256_file
 from agents.common.settings import models_dir
 from envs import GAMES
 
 pytestmark = pytest.mark.slow  # every test runs the app's script through Streamlit's AppTest
 
 MAIN = "main.py"
+MODELS = models_dir()  # the shipped agents, whatever a test sets PLAYGROUND_MODELS to
 BUNDLED = sorted(p.name for p in models_dir().iterdir() if (p / "evidence" / "manifest.json").exists())
 
 
@@ -132,7 +136,7 @@ def test_unknown_game_shows_a_message_and_the_gallery():
 
 def test_unknown_page_is_explained():
     at = run("scores", "cartpole")
-    assert not at.exception and any("unknown page 'scores'" in w.value for w in at.warning)
+    assert not at.exception and any("unknown page ` scores `" in w.value for w in at.warning)
 
 
 def test_a_tampered_bundle_shows_an_error_and_the_rest_still_works(tmp_path, monkeypatch):
@@ -172,7 +176,7 @@ def test_evidence_page_lists_every_saved_reproduction(tmp_path, monkeypatch):
     shutil.copytree(models_dir() / "cartpole", models / "cartpole")
     b = Bundle.open(models / "cartpole")
     diag = (models / "cartpole" / "evidence" / "training-seed1.csv").read_text()
-    ev = b.eval_result()
+    ev = b.eval_result().to_json()  # a task's final evaluation, as the training task returns it
     for ablation in (None, get_ablation("clip-off")):
         plan = plan_reproduction(b, seeds=[7, 8], out=tmp_path / "w", ablation=ablation)
         results = {}
@@ -189,10 +193,205 @@ def test_evidence_page_lists_every_saved_reproduction(tmp_path, monkeypatch):
     assert not at.exception
     assert any(h.value == "Reproductions and ablations" for h in at.header)
     labels = [e.label for e in at.expander]
-    assert any(lbl.startswith("Reproduction ·") and lbl.endswith("reproduced") for lbl in labels), labels
-    assert any(lbl.startswith("Ablation clip-off ·") for lbl in labels), labels
+    assert any(lbl.startswith("Reproduction · ` ") and lbl.endswith(" · reproduced `") for lbl in labels), labels
+    assert any(lbl.startswith("Ablation ` clip-off ·") for lbl in labels), labels
     t = text(at)
-    assert "Clipping off (ε = 100) against ε = 0.2" in t and "Verdict: reproduced" in "\n".join(s.value for s in at.success)
+    assert "Clipping off (ε = 100) against ε = 0.2" in t
+    assert "Verdict: ` reproduced `" in "\n".join(s.value for s in at.success)
     seeds = next(d.value for d in at.dataframe if "same seed as published" in d.value.columns and len(d.value) == 2)
     assert list(seeds["seed"]) == [7, 8] and "FAILED: ValueError: boom" in list(seeds["run"])
     assert all(c.ok for c in Bundle.open(models / "cartpole").verify())
+
+
+# --- hostile input: agents from anywhere, links from anyone (issue 18) ---------------------------------------
+
+HOSTILE = ("eval-without-summary", "nan-weights", "other-game-policy", "wrong-normaliser", "malformed-normaliser",
+           "no-health")
+
+
+def hostile_bundle(kind: str, where: Path, base: str = "cartpole") -> Path:
+    """A copy of a shipped agent with one defect, its manifest re-sealed: what the author of a hostile repo
+    publishes (the checksums match, the content is bad)."""
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(MODELS / base, where)
+    ev = where / "evidence" / "eval.json"
+    if kind == "eval-without-summary":
+        data = json.loads(ev.read_text())
+        del data["summary"]
+        ev.write_text(json.dumps(data))
+    elif kind == "nan-weights":
+        tensors = load_file(where / "policy.safetensors")
+        save_file({k: t.clone().fill_(float("nan")) for k, t in tensors.items()}, where / "policy.safetensors")
+    elif kind == "other-game-policy":  # Acrobot's policy (6 observations, 3 actions) as CartPole's
+        assert base == "cartpole"
+        for name in ("policy.json", "policy.safetensors"):
+            shutil.copy(MODELS / "acrobot" / name, where / name)
+    elif kind == "wrong-normaliser":  # statistics for 3 observations; CartPole has 4, Acrobot 6
+        desc = json.loads((where / "policy.json").read_text())
+        desc["normalization"] = {"obs_mean": [0.0] * 3, "obs_var": [1.0] * 3, "clip_obs": 10.0, "epsilon": 1e-8,
+                                 "count": 1.0}
+        (where / "policy.json").write_text(json.dumps(desc))
+    elif kind == "malformed-normaliser":  # the policy cannot even be built
+        desc = json.loads((where / "policy.json").read_text())
+        desc["normalization"] = {"obs_mean": "zero", "obs_var": [1.0] * 4, "clip_obs": 10.0, "epsilon": 1e-8}
+        (where / "policy.json").write_text(json.dumps(desc))
+    elif kind == "no-health":
+        (where / "evidence" / "health.json").unlink()
+    else:
+        raise ValueError(kind)
+    manifest = where / MANIFEST
+    m = json.loads(manifest.read_text())
+    m["files"] = {rel: sha256_file(where / rel) for rel in m["files"] if (where / rel).exists()}
+    manifest.write_text(json.dumps(m, indent=1))
+    return where
+
+
+def register_hostile(tmp_path: Path, kinds=HOSTILE) -> dict[str, str]:
+    """Each kind as a CartPole agent pulled from ``hub evil/<kind>``; returns {kind: agent id}."""
+    from agents.hub import registry
+
+    ids = {}
+    for kind in kinds:
+        path = hostile_bundle(kind, tmp_path / "pulled" / kind)
+        ids[kind] = registry.add(f"hub:evil/{kind}", "cartpole", path, f"hub evil/{kind}@0000000").id
+    return ids
+
+
+def test_the_gallery_survives_every_bad_agent(tmp_path, monkeypatch):
+    """Bad agents bundled (CartPole's, Acrobot's) and pulled (five for CartPole): the ones the gallery reads get one
+    error line each, naming them; every other card, score and agent is still drawn."""
+    models = tmp_path / "models"
+    hostile_bundle("eval-without-summary", models / "cartpole")
+    hostile_bundle("no-health", models / "acrobot", base="acrobot")
+    shutil.copytree(MODELS / "pendulum", models / "pendulum")
+    monkeypatch.setenv("PLAYGROUND_MODELS", str(models))
+    register_hostile(tmp_path)
+    at = run()
+    assert not at.exception, at.exception[0].value if at.exception else ""
+    s = Bundle.open(models / "pendulum").eval_summary()
+    assert f"{s['mean']:.2f} ± {s['std']:.2f}" in text(at)  # an intact agent beside them
+    errors = [e.value for e in at.error]
+    assert all("\n" not in e and "Traceback" not in e for e in errors), errors
+    bundled = [e for e in errors if "evil/" not in e]
+    assert len(bundled) == 2, errors
+    assert any("eval.json" in e for e in bundled) and any("health.json" in e for e in bundled), errors
+    # the gallery reads a pulled agent's eval.json: that one gets its line; each other is listed with its score,
+    # or (when opening it already refuses it) has its one line, and what is wrong shows where it is used
+    assert sum("evil/eval-without-summary" in e for e in errors) == 1, errors
+    for kind in HOSTILE:
+        lines = sum(f"evil/{kind}" in e for e in errors)
+        listed = any(f"evil/{kind}" in m.value for m in at.markdown)
+        assert lines + listed == 1, (kind, errors)
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_watch_and_evidence_show_a_bad_agent_as_a_message(kind, tmp_path):
+    """A pulled agent that passed its checksums but cannot be used: a one-line error naming it on the Watch page
+    (recorded replay and fresh episode) and the Evidence page, never a traceback; the picker stays."""
+    agent = register_hostile(tmp_path, [kind])[kind]
+    failing = 0
+    for page, source in (("watch", "Recorded replay"), ("watch", "Fresh episode"), ("evidence", None)):
+        at = run(page, "cartpole", agent=agent)
+        radios = [r for r in at.radio if r.key == "watch-source"]
+        if source == "Fresh episode" and radios and not at.exception:
+            at = radios[0].set_value(source).run()
+        assert not at.exception, (page, source, at.exception[0].value if at.exception else "")
+        assert at.selectbox(key=f"{page}-agent-cartpole").value == agent  # the picker is still there
+        bad = [e.value for e in at.error]
+        assert all(f"evil/{kind}" in e for e in bad), bad
+        assert all("\n" not in e and "Traceback" not in e for e in bad), bad
+        failing += bool(bad)
+    assert failing, f"{kind}: no page said anything is wrong with this agent"
+
+
+def test_play_offers_solo_only_when_the_policy_cannot_be_built(tmp_path, monkeypatch):
+    """The page says so before a game starts, rather than the play route once it has."""
+    models = tmp_path / "models"
+    hostile_bundle("malformed-normaliser", models / "cartpole")
+    monkeypatch.setenv("PLAYGROUND_MODELS", str(models))
+    at = run("play", "cartpole")
+    assert not at.exception
+    assert [o.split(":")[0] for o in at.radio(key="play-mode").options] == ["Solo"]
+    assert len(at.error) == 1 and "only Solo" in at.error[0].value and "\n" not in at.error[0].value
+
+
+ATTACKER = "attacker.invalid"
+PAYLOAD = (f"`` ![x](http://{ATTACKER}/pixel.png) [Session expired – sign in again](https://{ATTACKER}/login)"
+           f"\n\n<img src=http://{ATTACKER}/raw.png> www.{ATTACKER} **bold** :red[red] $x$")
+"""A crafted query parameter: an image the browser would fetch, a phishing link, a blank line that would end a
+code span, raw HTML, a bare URL (GFM autolinks those), emphasis, a colour directive and LaTeX."""
+
+MARKDOWN_PLAIN = {"Text", "Code", "Json", "Arrow", "Selectbox"}
+"""elements whose strings Streamlit never renders as Markdown (st.selectbox's options are plain; its label is not,
+but a label is ours)"""
+
+
+def markdown_strings(at) -> list[str]:
+    """Every string of the page that Streamlit renders as Markdown: alert and markdown bodies, captions, headings,
+    labels of widgets, expanders and page links, metric values and deltas, radio options."""
+    out = []
+
+    def visit(node):
+        proto = getattr(node, "proto", None)
+        if proto is not None and type(proto).__name__ not in MARKDOWN_PLAIN:
+            for field, value in proto.ListFields():
+                if field.name in ("body", "label", "delta") and isinstance(value, str):
+                    out.append(value)
+                elif field.name == "options" and type(proto).__name__ == "Radio":
+                    out.extend(value)
+        for child in getattr(node, "children", {}).values():
+            visit(child)
+
+    visit(at._tree)
+    return out
+
+
+def outside_markdown(body: str) -> list[str]:
+    """Where ``ATTACKER`` reaches the page as something other than literal text: link targets, image sources,
+    raw HTML, or text outside a code span (where GFM would autolink it)."""
+    from markdown_it import MarkdownIt
+
+    found = []
+
+    def visit(tokens):
+        for t in tokens:
+            if t.type == "code_inline":
+                continue
+            # an inline token's content is its raw source; what it renders to is in its children
+            values = [t.content if t.type != "inline" else "", *(str(v) for v in (t.attrs or {}).values())]
+            if any(ATTACKER in v for v in values):
+                found.append(f"{t.type}: {t.content or t.attrs}")
+            visit(t.children or [])
+
+    visit(MarkdownIt("commonmark").enable("strikethrough").parse(body))
+    return found
+
+
+@pytest.mark.parametrize("view, param", [(None, "game"), ("watch", "game"), ("evidence", "game"), ("play", "game"),
+                                         (None, "page"), ("watch", "agent"), ("evidence", "agent")])
+def test_query_parameters_are_shown_as_text(view, param):
+    """A crafted link's parameter is echoed in the page's message, as text: nothing of it becomes a link, an image,
+    HTML or an autolinked URL (checked on every Markdown string of the page, parsed as CommonMark)."""
+    params = {"game": "cartpole", param: PAYLOAD}
+    at = run(params.pop("page", view), params.pop("game"), **params)
+    assert not at.exception
+    bodies = markdown_strings(at)
+    leaks = [(b, where) for b in bodies for where in outside_markdown(b) if where]
+    assert not leaks, leaks
+    shown = [b for b in bodies if ATTACKER in b]
+    assert shown, "the page should still say what the link asked for"
+
+
+def test_player_names_on_the_leaderboard_are_text(monkeypatch, tmp_path):
+    """A name a player typed reaches other players only in the leaderboard's table, whose cells are plain text."""
+    from playground import leaderboard
+
+    name = f"![x](http://{ATTACKER}/p.png)"
+    leaderboard.record({"game": "cartpole", "mode": "solo", "seed": 1, "human_return": 30.0, "human_steps": 30},
+                       name)
+    at = run("play", "cartpole")
+    assert not at.exception
+    assert list(at.dataframe[0].value["player"]) == [name]
+    leaks = [(b, where) for b in markdown_strings(at) for where in outside_markdown(b)]
+    assert not leaks, leaks

@@ -1,23 +1,83 @@
-"""What the pages share: cached loaders (policies as resources, evidence tables as data) and the game
-picker. No RL here: everything comes from ``agents`` and ``envs``.
+"""What the pages share: cached loaders (policies as resources, evidence tables as data), the game and agent
+pickers, and the two rules every page keeps with what comes from outside (docs/security.md, "The app pages"):
+
+- text from outside (query parameters, agent ids and sources, anything read from a bundle) reaches a Markdown
+  element only through :func:`literal`, so it is shown as the characters it is;
+- whatever one agent's files make go wrong stays in :func:`agent_errors`: one line naming that agent, and the
+  page goes on without it.
+
+No RL here: everything comes from ``agents`` and ``envs``.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from agents.hub import registry
 from agents.bundle import Bundle
 from agents.common.settings import models_dir
+from agents.hub import registry
 from agents.media.watch import Trajectory, cached_trajectory, first_frame, fresh_episode, replay_video
 from envs import GAMES, GameSpec, PlaygroundError, get_spec
 
 PAGES = ("gallery", "watch", "evidence", "play")
+LITERAL_CHARS = 300
+"""the longest piece of outside text a page shows; the rest is cut (a name or a message, never a document)"""
+
+log = logging.getLogger(__name__)
+
+
+def literal(value: object, limit: int = LITERAL_CHARS) -> str:
+    """``value`` as a Markdown code span, to be placed in anything Streamlit renders as Markdown (alerts,
+    captions, ``st.markdown``, labels, metric values).
+
+    Inside a code span nothing is interpreted: no link, image, autolink, emphasis, HTML, LaTeX or colour
+    directive, so a crafted ``?agent=`` or a bundle's field shows as the characters it is. The fence is one
+    backtick longer than any run of backticks in the value, so the value cannot close it; control characters
+    (a blank line would end the paragraph, and the span with it) become spaces.
+    """
+    text = "".join(ch if ch.isprintable() else " " for ch in str(value))
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    run = longest = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}"  # CommonMark strips exactly one space on each side
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: a PlaygroundError's own message, anything else with its type."""
+    first = next(iter(str(exc).strip().splitlines()), "")
+    if isinstance(exc, PlaygroundError):
+        return first
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+@contextlib.contextmanager
+def agent_errors(who: str, part: str | None = None) -> Iterator[None]:
+    """Draw one agent's part of a page; if anything in it fails, say so in one line naming the agent and go on.
+
+    An agent's files come from anywhere (a pulled repo, an imported checkpoint), so any exception while
+    drawing it is that agent's, not the page's: a BundleError, or whatever its content makes the code raise
+    (NaN weights in torch, a normaliser of the wrong length in numpy). ``who`` is Markdown (``Agent.who``);
+    ``part`` names the part of the page that is left out. Streamlit's own st.stop/st.rerun are BaseExceptions
+    and pass through.
+    """
+    try:
+        yield
+    except Exception as exc:
+        if not isinstance(exc, PlaygroundError):  # the operator gets the traceback, the visitor one line
+            log.warning("%s cannot be shown", who, exc_info=True)
+        st.error(f"{who} cannot be used{f' ({part})' if part else ''}: {literal(one_line(exc))}")
 
 
 def models() -> str:
@@ -34,6 +94,11 @@ class Agent:
     source: str
     """``bundled``, ``hub ORG/NAME@1a2b3c4`` or ``imported from <file>``"""
 
+    @property
+    def who(self) -> str:
+        """The agent named in Markdown, for messages: its source is outside text."""
+        return "The bundled agent" if self.key == "bundled" else f"The agent {literal(self.source)}"
+
 
 def agents(slug: str) -> list[Agent]:
     """The game's agents: the bundled one first (even when broken, so its error is shown), then the others."""
@@ -46,11 +111,14 @@ def agents(slug: str) -> list[Agent]:
 
 @st.cache_resource(show_spinner=False)
 def bundle_at(path: str) -> tuple[Bundle | None, str | None]:
-    """(bundle, None) or (None, why it cannot be used); the checksums are verified when it is opened."""
+    """(bundle, None) or (None, why it cannot be used, in one line); the checksums are verified when it is
+    opened. Any exception counts: the folder's content is outside input."""
     try:
         return Bundle.open(path), None
-    except PlaygroundError as exc:
-        return None, str(exc)
+    except Exception as exc:
+        if not isinstance(exc, PlaygroundError):
+            log.warning("bundle %s cannot be opened", path, exc_info=True)
+        return None, one_line(exc)
 
 
 def bundle(slug: str) -> tuple[Bundle | None, str | None]:
@@ -68,6 +136,17 @@ def policy_at(path: str):
 
 def policy(slug: str):
     return policy_at(str(Path(models()) / slug))
+
+
+def policy_error(path: str) -> str | None:
+    """Why the policy of the (opened) bundle at ``path`` cannot be built, in one line; None when it can."""
+    try:
+        policy_at(path)
+    except Exception as exc:
+        if not isinstance(exc, PlaygroundError):
+            log.warning("the policy of %s cannot be built", path, exc_info=True)
+        return one_line(exc)
+    return None
 
 
 def jpeg_uri(jpeg: bytes) -> str:
@@ -128,7 +207,7 @@ def requested_game() -> GameSpec | None:
     try:
         return get_spec(slug)
     except PlaygroundError as exc:
-        st.warning(f"{exc} Showing the gallery instead.")
+        st.warning(f"{literal(exc)} Showing the gallery instead.")
         return None
 
 
@@ -148,16 +227,26 @@ def pick_game(key: str, only_bundled: bool = False) -> GameSpec | None:
 
 
 def score_line(b: Bundle) -> str:
-    s = b.eval_summary()
+    """The evaluation in one Markdown line. Every value is formatted as a number, so none of eval.json's text
+    reaches the page (a value that is not a number raises, and the page's :func:`agent_errors` says so)."""
+    s = b.eval_result().summary  # BundleError naming eval.json when it has no summary
     spec = b.spec
     ref = spec.reference
     met = spec.bar.met_by(s["mean"], s["std"])
     steps = b.manifest.steps_of_shipped_seed()
-    return (f"**{s['mean']:.2f} ± {s['std']:.2f}** over {s['episodes']} episodes "
+    return (f"**{s['mean']:.2f} ± {s['std']:.2f}** over {int(s['episodes'])} episodes "
             f"(95 % CI {s['ci95'][0]:.2f} … {s['ci95'][1]:.2f}) · solved threshold {spec.solved_threshold:g} · "
             + (f"trained {steps:,} steps · " if isinstance(steps, int) else "")
             + (f"Zoo {ref.mean:g} ± {ref.std:g} after {ref.timesteps:,} steps" if ref else "no Zoo reference")
             + f" · bar {spec.bar.describe()}: {'met' if met else 'not met'}")
+
+
+VERDICT_ICONS = {"healthy": "🟢", "watch": "🟡", "unhealthy": "🔴", "no data": "⚪"}
+
+
+def verdict(value: object) -> str:
+    """A health verdict from a bundle's health.json, with its icon; anything else shown as text."""
+    return f"{VERDICT_ICONS[value]} {value}" if isinstance(value, str) and value in VERDICT_ICONS else literal(value)
 
 
 def to_gallery() -> None:
@@ -174,7 +263,7 @@ def pick_agent(spec: GameSpec, key: str) -> Agent | None:
     keys = [a.key for a in options]
     wanted = st.query_params.get("agent") or keys[0]
     if wanted not in keys:
-        st.warning(f"{spec.name} has no agent {wanted!r}; showing {options[0].source}.")
+        st.warning(f"{spec.name} has no agent {literal(wanted)}; showing {literal(options[0].source)}.")
         wanted = keys[0]
     choice = wanted
     if len(options) > 1:
@@ -188,7 +277,8 @@ def pick_agent(spec: GameSpec, key: str) -> Agent | None:
     return options[keys.index(choice)]
 
 
-def game_and_agent(key: str, agent_key: str, only_bundled: bool = False) -> tuple[GameSpec, Agent | None, Bundle | None]:
+def game_and_agent(key: str, agent_key: str,
+                   only_bundled: bool = False) -> tuple[GameSpec, Agent | None, Bundle | None]:
     """A page's prologue: the picked game, its picked agent and that agent's bundle (None when the game has
     no agent). An unknown game goes to the gallery; a broken bundle shows its error and stops the page."""
     spec = pick_game(key, only_bundled)
@@ -199,7 +289,7 @@ def game_and_agent(key: str, agent_key: str, only_bundled: bool = False) -> tupl
         return spec, None, None
     b, error = bundle_at(agent.path)
     if error:
-        st.error(f"This game's agent ({agent.source}) cannot be used: {error}")
+        st.error(f"{agent.who} cannot be used: {literal(error)}")
         st.stop()
     return spec, agent, b
 
@@ -218,13 +308,14 @@ def pull_box(spec: GameSpec) -> None:
         repo = st.text_input("Repo id", key=f"pull-repo-{spec.slug}", placeholder=f"ORG/{default_repo_name(spec)}")
         if st.button("Pull and verify", key=f"pull-{spec.slug}") and repo.strip():
             try:
-                with st.spinner(f"Pulling {repo.strip()} and verifying every checksum…"):
+                with st.spinner(f"Pulling {literal(repo.strip())} and verifying every checksum…"):
                     b, entry = pull(repo.strip())
             except PlaygroundError as exc:
-                st.error(str(exc))
+                st.error(literal(exc))
                 return
             if entry.game != spec.slug:
-                st.warning(f"{entry.source} plays {b.spec.name}, not {spec.name}: it is listed on that game's pages.")
+                st.warning(f"{literal(entry.source)} plays {b.spec.name}, not {spec.name}: it is listed on that "
+                           "game's pages.")
                 return
             st.query_params["agent"] = entry.id
             st.rerun()

@@ -5,17 +5,18 @@ Any exception element or console error fails the test; screenshots go to artifac
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from agents.common.settings import models_dir
+from playground.test_app import ATTACKER, PAYLOAD
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser  # chromium against the running app
@@ -26,8 +27,10 @@ BUNDLED = sorted(p.name for p in models_dir().iterdir() if (p / "evidence" / "ma
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI") == "true":
-        raise RuntimeError(f"CI=true but {CHROMIUM} is missing: `apt-get install chromium` (make test does this as root)")
-    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+        raise RuntimeError(f"CI=true but {CHROMIUM} is missing: `apt-get install chromium` "
+                           "(make test does this as root)")
+    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)",
+                allow_module_level=True)
 
 
 @pytest.fixture(scope="session")
@@ -163,3 +166,23 @@ def test_play_versus_lunarlander_to_the_scoreboard(checked_page, app_url):
     page.get_by_role("heading", name="Scoreboard").wait_for()
     page.get_by_text("Versus games").wait_for()
     shot(page, "play-lunarlander")
+
+
+def test_a_crafted_link_shows_its_parameters_as_text(checked_page, app_url):
+    """?game=, ?page= and ?agent= carrying an image, a "sign in again" link, raw HTML and a bare URL: each page
+    shows the characters, draws no link or image from them, and the browser never asks the attacker's host for
+    anything (a request there would also be a console error: the host does not resolve)."""
+    page = checked_page
+    asked = []
+    page.on("request", lambda request: asked.append(request.url)
+            if ATTACKER in (urllib.parse.urlsplit(request.url).hostname or "") else None)
+    crafted = urllib.parse.quote(PAYLOAD)
+    for query in (f"game={crafted}", f"page={crafted}&game=cartpole", f"page=watch&game=cartpole&agent={crafted}"):
+        page.goto(f"{app_url}/?{query}")
+        page.get_by_text("[Session expired – sign in again]").first.wait_for()  # the message, as typed
+        wait_idle(page)
+        assert page.locator(f'a[href*="{ATTACKER}"]').count() == 0, query
+        assert page.locator(f'img[src*="{ATTACKER}"]').count() == 0, query
+        assert page.locator('[data-testid="stAlertContainer"] a, [data-testid="stAlertContainer"] img').count() == 0
+    shot(page, "crafted-link")
+    assert not asked, asked

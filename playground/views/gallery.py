@@ -19,29 +19,35 @@ for i, (slug, spec) in enumerate(GAMES.items()):
         st.subheader(spec.name)
         st.caption(f"`{spec.env_id}`{' · ' + str(spec.env_kwargs) if spec.env_kwargs.get('continuous') else ''}")
         st.image(ui.thumbnail(slug), width="stretch")
+        # each agent in its own agent_errors: one bundle's bad file costs its own line, not the gallery
         if error:
-            st.error(f"This agent cannot be used: {error}")
+            st.error(f"The bundled agent cannot be used: {ui.literal(error)}")
         elif b is None:
             st.info("No agent bundled yet: watch a random policy.")
         else:
-            s = b.eval_summary()
-            met = spec.bar.met_by(s["mean"], s["std"])
-            st.markdown(("✅ **solved**" if s["mean"] >= spec.solved_threshold else "⏳ not solved")
-                        + f" · bar {spec.bar.describe()} {'met' if met else 'not met'}")
-            st.markdown(ui.score_line(b))
-            st.caption(f"bundled · {len(b.training_seeds())} training seeds · health: {b.health()['verdict']}")
+            with ui.agent_errors("The bundled agent"):
+                line, health = ui.score_line(b), b.health()  # both read before anything is drawn
+                s = b.eval_result().summary
+                met = spec.bar.met_by(s["mean"], s["std"])
+                st.markdown(("✅ **solved**" if s["mean"] >= spec.solved_threshold else "⏳ not solved")
+                            + f" · bar {spec.bar.describe()} {'met' if met else 'not met'}")
+                st.markdown(line)
+                st.caption(f"bundled · {len(b.training_seeds())} training seeds · "
+                           f"health: {ui.verdict(health['verdict'])}")
         for agent in ui.agents(slug):
             if agent.key == "bundled":
                 continue
             other, why = ui.bundle_at(agent.path)
             if why:
-                st.error(f"{agent.source} cannot be used: {why}")
+                st.error(f"{agent.who} cannot be used: {ui.literal(why)}")
                 continue
-            o = other.eval_summary()
-            st.markdown(f"**{agent.source}** · {o['mean']:.2f} ± {o['std']:.2f} over {o['episodes']} episodes")
-            st.caption(other.origin)
-            st.page_link("views/watch.py", label=f"Watch {agent.source}", icon="▶️",
-                         query_params={"game": slug, "agent": agent.key})
+            with ui.agent_errors(agent.who):
+                o = other.eval_result().summary
+                st.markdown(f"**{ui.literal(agent.source)}** · {o['mean']:.2f} ± {o['std']:.2f} over "
+                            f"{int(o['episodes'])} episodes")
+                st.caption(other.origin)
+                st.page_link("views/watch.py", label=f"Watch {ui.literal(agent.source)}", icon="▶️",
+                             query_params={"game": slug, "agent": agent.key})
         st.write(spec.description)
         a, c, d = st.columns(3)
         a.page_link("views/watch.py", label="Watch", icon="▶️", query_params={"game": slug})

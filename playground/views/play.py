@@ -57,8 +57,11 @@ spec = ui.pick_game("play-game")
 if spec is None:
     ui.to_gallery()
 b, err = ui.bundle(spec.slug)
+if b is not None:
+    err = ui.policy_error(str(b.path))  # said here, not by the play route once a game has started
+    b = None if err else b
 if err:
-    st.error(f"The {spec.name} agent cannot be used, so only Solo is offered: {err}")
+    st.error(f"The {spec.name} agent cannot be used, so only Solo is offered: {ui.literal(err)}")
 modes = list(MODES) if b is not None else ["solo"]
 if b is None and not err:
     st.info(f"{spec.name} has no trained agent yet: Solo only.")
