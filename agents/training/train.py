@@ -171,7 +171,7 @@ def train(opts: TrainOptions) -> Path:
         periodic = PeriodicEvalCallback(
             spec, run_dir / "eval.csv", every=total // spec.eval.during_training_evals, total=total,
             normalizer=lambda: Normalizer.from_vecnormalize(model.get_vec_normalize_env()),
-            next_at=state["eval_next_at"] if state else None)
+            next_at=state["eval_next_at"] if state else None, tensorboard=diag.tensorboard)
 
         def save_checkpoint() -> None:
             _save_checkpoint(run_dir, model,
