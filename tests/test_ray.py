@@ -48,4 +48,4 @@ def test_ray_address_without_ray(tmp_path, monkeypatch, capsys):
     code = main(["reproduce", str(bundle), "--seeds", "1", "--timesteps", "512", "--out", str(tmp_path / "w"),
                  "--ray-address", "auto"])
     err = capsys.readouterr().err
-    assert code == 2 and "--ray-address needs Ray, which is not installed" in err and "pip install" in err
+    assert code == 1 and "--ray-address needs Ray, which is not installed" in err and "pip install" in err
