@@ -62,7 +62,9 @@ def write_evaluation(w: BundleWriter, spec: GameSpec, out_dir: Path, episodes: i
                      replays: int = 5) -> EvalResult:
     """Evaluate the policy staged in ``w`` with the game's protocol: ``evidence/eval.json``, the replays and
     ``results.json`` (huggingface_sb3's shape). Returns the evaluation."""
-    policy = load_policy(w.path)  # loaded back the way the app loads it
+    from agents.bundle.validate import game_spaces
+
+    policy = load_policy(w.path, game_spaces(spec.slug))  # loaded back the way the app loads it, with its checks
     result = evaluate_policy(spec, policy, Protocol.of_spec(spec, episodes), record=True)
     result.policy_sha256 = sha256_file(w.path / "policy.safetensors")
     result.command = f"playground evaluate {out_dir}"

@@ -10,39 +10,114 @@ import datetime as dt
 import json
 import os
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from agents.bundle.manifest import MANIFEST, Check, Manifest
+from agents.bundle import validate
+from agents.bundle.manifest import MANIFEST, MAX_FILES, REPRODUCTIONS, Check, Manifest
 from agents.common.errors import BundleError
-from agents.common.files import read_csv_rows, read_json, sha256_file
-from agents.common.settings import models_dir
+from agents.common.files import sha256_file
+from agents.common.settings import max_bundle_bytes, max_config_bytes, max_file_bytes, models_dir
+from agents.common.untrusted import parse_csv_rows, parse_yaml, read_json, read_text, too_big
 from agents.evaluation.evaluate import EvalResult, Protocol, evaluate_policy, wrappers_of
-from agents.evaluation.replay import resimulate
-from agents.policy.network import LoadedPolicy, load_policy
+from agents.evaluation.replay import check_replay, resimulate
+from agents.policy.network import LoadedPolicy, PolicyFiles, load_policy
 from envs import GameSpec, get_spec
 
-REPRODUCTIONS = "evidence/reproductions"
-"""reports of re-runs of the training (``playground reproduce``/``ablate``), added after bundling: each
-folder has its own manifest.json with its files' sha256, so adding one leaves the bundle's manifest valid"""
 CARD = "README.md"
 WEIGHTS = "policy.safetensors"
+REPLAYS = "evidence/replays"
 
 
-def _read(path: Path, what: str) -> Any:
-    return read_json(path, what, BundleError)
+def hub_blobs(path: Path) -> Path | None:
+    """The blobs folder of a bundle in huggingface_hub's cache (``models--ORG--NAME/snapshots/<commit>``), whose
+    files are links huggingface_hub made to ``models--ORG--NAME/blobs/<hash>``: the only links a bundle may have."""
+    if path.parent.name == "snapshots" and path.parent.parent.name.startswith("models--"):
+        return Path(os.path.realpath(path.parent.parent)) / "blobs"
+    return None
+
+
+def confined(root: Path, rel: str, blobs: Path | None = None) -> Path:
+    """Where to read the file ``rel`` of the folder ``root``, refusing anything that leads outside it.
+
+    ``rel`` must be a relative path of plain names; every folder on the way must be a real folder (not a
+    link); the file must be a regular file, or, in huggingface_hub's cache (``blobs``), a link into that
+    repo's ``blobs/`` folder, whose target is then returned. Nothing outside ``root`` is opened, and the
+    message does not say whether a link's target exists.
+    """
+    validate.check_rel(rel, str(root))
+    parts = rel.split("/")
+    p = root
+    for i, part in enumerate(parts):
+        p = p / part
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:
+            raise BundleError(f"{rel} is missing") from None
+        except OSError as exc:
+            raise BundleError(f"{rel} cannot be read: {exc.strerror}") from None
+        last = i == len(parts) - 1
+        if stat.S_ISLNK(st.st_mode):
+            real = Path(os.path.realpath(p))
+            if not last or blobs is None or real.parent != blobs:
+                raise BundleError(f"{rel} is a symbolic link{'' if last else f' on the way ({part})'}; links are "
+                                  "refused, so that nothing outside the bundle is read")
+            try:
+                st = os.lstat(real)
+            except FileNotFoundError:
+                raise BundleError(f"{rel} is missing (its cached blob is gone)") from None
+            p = real
+        if not last and not stat.S_ISDIR(st.st_mode):
+            raise BundleError(f"{rel} is missing ({part} is not a folder)")
+    if not stat.S_ISREG(st.st_mode):
+        raise BundleError(f"{rel} is not a regular file")
+    return p
+
+
+def present_files(root: Path, skip: str | None = None) -> tuple[set[str], list[str]]:
+    """Every file (or link) under ``root`` as a relative path, without following links; the second list holds
+    what a bundle cannot have: devices, sockets, and more entries than a bundle ever has."""
+    files: set[str] = set()
+    odd: list[str] = []
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = list(os.scandir(root / rel_dir))
+        except OSError as exc:
+            odd.append(f"{rel_dir or '.'} ({exc.strerror})")
+            continue
+        for e in entries:
+            rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
+            if rel == skip and e.is_dir(follow_symlinks=False):
+                continue
+            if e.is_dir(follow_symlinks=False):
+                stack.append(rel)
+            elif e.is_file(follow_symlinks=False) or e.is_symlink():
+                files.add(rel)
+            else:
+                odd.append(rel)
+            if len(files) + len(odd) > 4 * MAX_FILES:
+                return files, [*odd, f"more than {4 * MAX_FILES} files"]
+    return files, odd
 
 
 class Bundle:
-    """An agent bundle on disk: open it with :meth:`open` (or :meth:`shipped`), then ask it."""
+    """An agent bundle on disk: open it with :meth:`open` (or :meth:`shipped`), then ask it.
+
+    Every file is read through :meth:`_file` (confined to the folder) and the bounded readers of
+    ``agents.common.untrusted``, and checked against its schema (``agents.bundle.validate``) before it is
+    used: a malformed or hostile file gives one ``BundleError`` line, never a traceback or a huge object.
+    """
 
     def __init__(self, path: Path, manifest: Manifest):
         self.path = path
         self.manifest = manifest
         self.spec: GameSpec = get_spec(manifest.game)
+        self._blobs = hub_blobs(path)
         self._policy: LoadedPolicy | None = None
+        self._replays: dict[str, dict[str, Any]] = {}
 
     # --- opening -----------------------------------------------------------------------------------
 
@@ -55,7 +130,8 @@ class Bundle:
     def open(cls, where: str | Path, check: bool = True) -> Bundle:
         """Open a bundle folder, or the shipped agent of a game slug.
 
-        ``check`` verifies every checksum and that the recorded env is the catalog's (see :meth:`protocol`).
+        The manifest is read bounded and checked field by field. ``check`` verifies every file's size and
+        checksum and that the recorded env is the catalog's (see :meth:`protocol`).
         """
         path = Path(where)
         if not path.exists() and "/" not in str(where):
@@ -65,7 +141,12 @@ class Bundle:
                 raise BundleError(f"no bundled agent for {spec.slug} (looked in {path})")
         if not path.is_dir():
             raise BundleError(f"{where} is not a bundle folder")
-        manifest = Manifest.from_json(_read(path / MANIFEST, "the bundle's manifest"), where=str(path / MANIFEST))
+        try:
+            manifest_file = confined(path, MANIFEST, hub_blobs(path))
+        except BundleError as exc:
+            raise BundleError(f"{path} is not a bundle: {exc}") from None
+        manifest = Manifest.from_json(read_json(manifest_file, f"{path / MANIFEST}", BundleError),
+                                      where=str(path / MANIFEST))
         bundle = cls(path, manifest)
         if check:
             bad = [c for c in bundle.check_files() if not c.ok]
@@ -82,6 +163,10 @@ class Bundle:
         path = models_dir() / spec.slug
         return cls.open(path, check=check) if cls.is_bundle(path) else None
 
+    def _file(self, rel: str) -> Path:
+        """Where to read the bundle's file ``rel``: confined to the folder (see :func:`confined`)."""
+        return confined(self.path, rel, self._blobs)
+
     # --- what it is ----------------------------------------------------------------------------------
 
     @property
@@ -96,10 +181,12 @@ class Bundle:
     @property
     def policy_id(self) -> str:
         """The sha256 of the weights: a cache key that changes whenever the policy does."""
+        if WEIGHTS not in self.manifest.files:
+            raise BundleError(f"{self.path}'s manifest lists no {WEIGHTS}")
         return self.manifest.files[WEIGHTS]
 
     def manifest_sha256(self) -> str:
-        return sha256_file(self.path / MANIFEST)
+        return sha256_file(self._file(MANIFEST))
 
     def training_seeds(self) -> list[int]:
         return list(self.manifest.seeds)
@@ -137,26 +224,28 @@ class Bundle:
     # --- reading -----------------------------------------------------------------------------------
 
     def policy(self) -> LoadedPolicy:
+        """The policy, rebuilt from policy.json + safetensors after every check of ``load_policy`` (size from
+        the declared architecture, spaces equal to the game's, finite weights and outputs)."""
         if self._policy is None:
-            self._policy = load_policy(self.path)
+            files = PolicyFiles(self._file("policy.json"), self._file(WEIGHTS))
+            self._policy = load_policy(files, validate.game_spaces(self.spec.slug))
         return self._policy
 
     def config_text(self) -> str:
-        return (self.path / "config.yml").read_text()
+        return read_text(self._file("config.yml"), "config.yml", BundleError, max_config_bytes(),
+                         "PLAYGROUND_MAX_CONFIG_KB")
 
     def config(self) -> dict[str, Any]:
-        return yaml.safe_load(self.config_text())
+        """config.yml as a mapping: no YAML aliases, bounded nesting, finite numbers."""
+        return validate.config(parse_yaml(self.config_text(), f"{self.path}/config.yml", BundleError))
 
     def card(self) -> str:
         """The model card (README.md with the Hub's metadata)."""
-        return (self.path / CARD).read_text()
+        return read_text(self._file(CARD), "the model card (README.md)", BundleError)
 
     def eval_result(self) -> EvalResult:
-        data = _read(self.path / "evidence" / "eval.json", "eval.json")
-        try:
-            return EvalResult.from_json(data)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BundleError(f"{self.path}/evidence/eval.json is malformed: {exc!r}") from None
+        rel = "evidence/eval.json"
+        return validate.eval_result(read_json(self._file(rel), f"{self.path}/{rel}", BundleError), rel)
 
     def eval_summary(self) -> dict[str, Any] | None:
         try:
@@ -165,29 +254,54 @@ class Bundle:
             return None
 
     def health(self) -> dict[str, Any]:
-        return _read(self.path / "evidence" / "health.json", "health.json")
+        rel = "evidence/health.json"
+        return validate.health(read_json(self._file(rel), f"{self.path}/{rel}", BundleError), self.manifest.seeds, rel)
+
+    def results(self) -> dict[str, Any]:
+        """results.json (huggingface_sb3's shape)."""
+        return validate.results(read_json(self._file("results.json"), f"{self.path}/results.json", BundleError))
+
+    def _seed_csv(self, kind: str, seed: int) -> tuple[str, str]:
+        if not validate.is_int(seed) or seed not in self.manifest.seeds:
+            raise BundleError(f"{self.path} has no training seed {seed!r}")
+        rel = f"evidence/{kind}-seed{seed}.csv"
+        return rel, read_text(self._file(rel), rel, BundleError)
 
     def diagnostics_text(self, seed: int) -> str:
-        return (self.path / "evidence" / f"training-seed{int(seed)}.csv").read_text()
+        return self._seed_csv("training", seed)[1]
 
     def diagnostics(self, seed: int) -> list[dict[str, Any]]:
-        return read_csv_rows(self.path / "evidence" / f"training-seed{int(seed)}.csv")
+        """training-seed<S>.csv: one row per PPO update, numbers as floats, every charted column there."""
+        rel, text = self._seed_csv("training", seed)
+        return validate.training_rows(parse_csv_rows(text, rel, BundleError), rel)
 
     def periodic_evals(self, seed: int) -> list[dict[str, Any]]:
-        return read_csv_rows(self.path / "evidence" / f"eval-during-training-seed{int(seed)}.csv")
+        from agents.common.files import NON_NUMERIC_COLUMNS
+
+        rel, text = self._seed_csv("eval-during-training", seed)
+        return validate.periodic_rows(parse_csv_rows(text, rel, BundleError, NON_NUMERIC_COLUMNS), rel)
 
     def replay_names(self) -> list[str]:
-        return sorted(p.stem for p in (self.path / "evidence" / "replays").glob("*.json"))
+        """The replays the manifest lists (``evidence/replays/<name>.json``)."""
+        prefix = REPLAYS + "/"
+        return sorted(rel[len(prefix):-len(".json")] for rel in self.manifest.files
+                      if rel.startswith(prefix) and rel.endswith(".json") and "/" not in rel[len(prefix):])
 
     def replay(self, name: str) -> dict[str, Any]:
-        if "/" in name or name.startswith(".") or name not in self.replay_names():
-            raise BundleError(f"bad replay name {name!r}")
-        return _read(self.path / "evidence" / "replays" / f"{name}.json", f"replay {name}")
+        """A replay, checked against the game's action space (seed, actions, rewards) before it is returned."""
+        if name not in self._replays:
+            if not isinstance(name, str) or name not in self.replay_names():
+                raise BundleError(f"bad replay name {str(name)[:60]!r}")
+            rel = f"{REPLAYS}/{name}.json"
+            data = read_json(self._file(rel), f"replay {name}", BundleError)
+            check_replay(data, self.spec, validate.game_spaces(self.spec.slug)[1])
+            self._replays[name] = data
+        return self._replays[name]
 
     def files(self) -> list[tuple[str, Path]]:
-        """Every file of the bundle as (path inside the bundle, path on disk), the manifest last: what a
+        """Every file of the bundle as (path inside the bundle, path to read), the manifest last: what a
         publish commits."""
-        return [(rel, self.path / rel) for rel in sorted(self.manifest.files)] + [(MANIFEST, self.path / MANIFEST)]
+        return [(rel, self._file(rel)) for rel in sorted(self.manifest.files)] + [(MANIFEST, self._file(MANIFEST))]
 
     # --- evaluation --------------------------------------------------------------------------------
 
@@ -201,51 +315,103 @@ class Bundle:
     # --- verification ------------------------------------------------------------------------------
 
     def check_files(self) -> list[Check]:
-        """Every file listed in the manifest has its sha256, and no file is unlisted."""
+        """Every file listed in the manifest is inside the folder (no links out), within the size limits, and
+        has its sha256; and no file is unlisted. Sizes are checked before a file is hashed."""
         checks = []
-        listed = self.manifest.files
-        for rel, digest in sorted(listed.items()):
-            p = self.path / rel
-            if not p.is_file():
-                checks.append(Check(f"sha256 {rel}", False, f"{rel} is missing"))
-            else:
-                actual = sha256_file(p)
-                checks.append(Check(f"sha256 {rel}", actual == digest, "matches" if actual == digest else
-                                    f"{rel} was changed: sha256 {actual[:12]}… but the manifest says {digest[:12]}…"))
-        present = {str(p.relative_to(self.path)) for p in self.path.rglob("*") if p.is_file()
-                   and not str(p.relative_to(self.path)).startswith(REPRODUCTIONS + "/")}
-        unlisted = sorted(present - set(listed) - {MANIFEST})
+        per_file, total_limit, total = max_file_bytes(), max_bundle_bytes(), 0
+        for rel, digest in sorted(self.manifest.files.items()):
+            try:
+                p = self._file(rel)
+                size = os.stat(p).st_size
+                total += size
+                if size > per_file:
+                    raise BundleError(too_big(rel, size, per_file, "PLAYGROUND_MAX_FILE_MB"))
+                if total > total_limit:
+                    raise BundleError(too_big(f"the bundle's files up to {rel}", total, total_limit,
+                                              "PLAYGROUND_MAX_BUNDLE_MB"))
+            except BundleError as exc:
+                checks.append(Check(f"sha256 {rel}", False, str(exc)))
+                continue
+            actual = sha256_file(p)
+            checks.append(Check(f"sha256 {rel}", actual == digest, "matches" if actual == digest else
+                                f"{rel} was changed: sha256 {actual[:12]}… but the manifest says {digest[:12]}…"))
+        present, odd = present_files(self.path, skip=REPRODUCTIONS)
+        unlisted = sorted(present - set(self.manifest.files) - {MANIFEST}) + odd
         checks.append(Check("no unlisted files", not unlisted,
-                            "none" if not unlisted else f"files not in the manifest: {', '.join(unlisted)}"))
+                            "none" if not unlisted else f"files not in the manifest: {', '.join(unlisted[:10])}"
+                            + (f" (and {len(unlisted) - 10} more)" if len(unlisted) > 10 else "")))
         return checks
 
     def verify(self) -> list[Check]:
-        """All checks: checksums, protocol, policy loads, eval.json consistent, every replay re-simulates exactly."""
+        """All checks: files (stopping there, before anything is loaded, if any fails), reproductions, the
+        evidence its origin needs, protocol, policy, config, health and curves, eval.json, every replay."""
+        checks = self.check_files()
+        if not all(c.ok for c in checks):
+            return [*checks, Check("nothing loaded", False, "verify stops at failed checksums: no file of this "
+                                   "bundle was loaded")]
+        return checks + self.check_reproductions() + self.check_contents()
+
+    def _check(self, name: str, fn) -> Check:
+        """Run one check; its error is its failure line. Anything unforeseen a hostile file provokes is a
+        failed check named by its type too, never a traceback that ends the whole verification."""
+        from envs.errors import PlaygroundError
+
+        try:
+            detail = fn()
+            return Check(name, True, detail or "ok")
+        except PlaygroundError as exc:
+            return Check(name, False, str(exc))
+        except Exception as exc:
+            return Check(name, False, f"{type(exc).__name__}: {str(exc)[:300]}")
+
+    def check_contents(self) -> list[Check]:
+        """What the app relies on, file by file: what ``pull`` and ``import`` require before registering."""
         from agents.evaluation.evaluate import summarise
 
-        checks = self.check_files() + self.check_reproductions()
-        try:
+        m = self.manifest
+        checks = []
+
+        def complete():
+            needed = validate.required_files(m.origin, m.seeds)
+            missing = [f for f in needed if f not in m.files] + ([] if self.replay_names() else ["a replay"])
+            if missing:
+                raise BundleError(f"{'an external' if m.is_external else 'a trained'} bundle needs "
+                                  f"{', '.join(missing)}, which it does not list")
+            return f"{len(needed)} files and {len(self.replay_names())} replays listed"
+
+        checks.append(self._check("evidence complete for its origin", complete))
+
+        def env():
             p = self.protocol()
-            checks.append(Check("recorded env is the catalog's", True, f"{p.env_id} {p.env_kwargs or ''}".strip()))
-        except BundleError as exc:
-            checks.append(Check("recorded env is the catalog's", False, str(exc)))
-        try:
-            self.policy()
-            checks.append(Check("policy loads (safetensors + JSON, no pickle)", True, "ok"))
-        except BundleError as exc:
-            checks.append(Check("policy loads (safetensors + JSON, no pickle)", False, str(exc)))
+            return f"{p.env_id} {p.env_kwargs or ''}".strip()
+
+        checks.append(self._check("recorded env is the catalog's", env))
+
+        def policy():
+            pol = self.policy()
+            return f"{sum(t.numel() for t in pol.policy.parameters()):,} parameters, finite outputs on {self.spec.name}"
+
+        checks.append(self._check("policy loads (safetensors + JSON, no pickle)", policy))
+        checks.append(self._check("config.yml", lambda: f"{len(self.config())} hyperparameters"))
+        if not m.is_external:
+            checks.append(self._check("health.json", lambda: f"verdict {self.health()['verdict']}"))
+            for seed in m.seeds:
+                checks.append(self._check(f"training curves of seed {seed}", lambda seed=seed: (
+                    f"{len(self.diagnostics(seed))} updates, {len(self.periodic_evals(seed))} periodic evaluations")))
         try:
             ev = self.eval_result()
+            if ev.game != self.spec.slug or ev.env_id != self.spec.env_id:
+                raise BundleError(f"eval.json is of {ev.game} ({ev.env_id}), not {self.spec.slug}")
             s = summarise(ev.returns, ev.lengths)
             same = all(s[k] == ev.summary[k] for k in ("mean", "std", "min", "max", "ci95"))
             checks.append(Check("eval.json summary matches its episodes", same,
                                 f"mean {s['mean']:.2f} +/- {s['std']:.2f} over {s['episodes']} episodes"
                                 if same else "the summary does not follow from the per-episode returns"))
-            res = _read(self.path / "results.json", "results.json")
-            ok = isinstance(res, dict) and res.get("mean_reward") == ev.mean and res.get("std_reward") == ev.std
+            res = self.results()
+            ok = res.get("mean_reward") == ev.mean and res.get("std_reward") == ev.std
             checks.append(Check("results.json matches eval.json", ok,
                                 "matches" if ok else "results.json reports other numbers than eval.json"))
-        except (BundleError, KeyError, TypeError, ValueError) as exc:
+        except BundleError as exc:
             checks.append(Check("eval.json summary matches its episodes", False, f"unreadable: {exc}"))
         names = self.replay_names()
         if not names:
@@ -264,35 +430,49 @@ class Bundle:
         return self.path / REPRODUCTIONS
 
     def _report_dirs(self) -> list[Path]:
-        return sorted(p for p in self._reproductions_dir().glob("*") if p.is_dir() and not p.name.startswith("."))
+        """Report folders: real folders (never links) in a real ``evidence/reproductions``."""
+        root = self._reproductions_dir()
+        try:
+            if not stat.S_ISDIR(os.lstat(root).st_mode) or not stat.S_ISDIR(os.lstat(root.parent).st_mode):
+                return []
+            return sorted(Path(e.path) for e in os.scandir(root)
+                          if e.is_dir(follow_symlinks=False) and not e.name.startswith("."))
+        except OSError:
+            return []
 
     def reproductions(self) -> list[dict[str, Any]]:
         """Every saved reproduction or ablation report (report.json plus its ``id``, the folder name), oldest first."""
         out = []
         for d in self._report_dirs():
             try:
-                report = _read(d / "report.json", f"reproduction report {d.name}")
+                report = read_json(confined(d, "report.json"), f"reproduction report {d.name}", BundleError)
             except BundleError:
                 continue
-            out.append({**report, "id": d.name})
+            if isinstance(report, dict):
+                out.append({**report, "id": d.name})
         return out
 
     def reproduction_rows(self, report_id: str, rel: str) -> list[dict[str, Any]]:
         """A CSV inside a reproduction report, e.g. ``clip100/training-seed1.csv``."""
-        if ".." in Path(report_id).parts or ".." in Path(rel).parts or "/" in report_id or Path(rel).is_absolute():
-            raise BundleError(f"bad reproduction file {report_id}/{rel}")
-        return read_csv_rows(self._reproductions_dir() / report_id / rel)
+        from agents.common.files import NON_NUMERIC_COLUMNS
+
+        d = next((d for d in self._report_dirs() if d.name == report_id), None)
+        if d is None:
+            raise BundleError(f"bad reproduction file {str(report_id)[:60]}/{str(rel)[:60]}")
+        text = read_text(confined(d, rel), f"{report_id}/{rel}", BundleError)
+        return parse_csv_rows(text, f"{report_id}/{rel}", BundleError, NON_NUMERIC_COLUMNS)
 
     def add_reproduction(self, name: str, files: dict[str, str | bytes], manifest: dict[str, Any]) -> Path:
         """Write a reproduction report folder ``<UTC time>-<name>`` atomically, with a manifest.json that
         holds ``manifest`` and the sha256 of every file."""
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         final = self._reproductions_dir() / f"{stamp}-{name}"
         tmp = self._reproductions_dir() / f".{stamp}-{name}.writing"
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             for rel, content in files.items():
-                if ".." in Path(rel).parts or Path(rel).is_absolute() or rel == "manifest.json":
+                validate.check_rel(rel, "a reproduction report")
+                if rel == "manifest.json":
                     raise BundleError(f"bad report file name {rel!r}")
                 path = tmp / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -306,25 +486,38 @@ class Bundle:
         return final
 
     def check_reproductions(self) -> list[Check]:
-        """Each reproduction folder's files match its own manifest, and none is unlisted."""
+        """Each reproduction folder's files match its own manifest, and none is unlisted. The paths a report's
+        manifest lists are confined to its folder like the bundle's own: nothing outside is opened."""
         checks = []
+        root = self._reproductions_dir()
+        if os.path.islink(root) or os.path.islink(root.parent):
+            return [Check("reproductions", False, f"{REPRODUCTIONS} is a symbolic link; links are refused")]
         for d in self._report_dirs():
             name = f"reproduction {d.name}"
             try:
-                listed = _read(d / "manifest.json", f"the manifest of {name}")["files"]
-                if not isinstance(listed, dict):
-                    raise TypeError("'files' is not a mapping")
-            except (BundleError, KeyError, TypeError) as exc:
+                listed = read_json(confined(d, "manifest.json"), f"the manifest of {name}", BundleError)
+                listed = listed.get("files") if isinstance(listed, dict) else None
+                if not isinstance(listed, dict) or len(listed) > MAX_FILES:
+                    raise BundleError(f"the manifest of {name} has no 'files' mapping")
+                for rel in listed:
+                    validate.check_rel(rel, f"the manifest of {name}")
+            except BundleError as exc:
                 checks.append(Check(name, False, str(exc)))
                 continue
             bad = []
             for rel, digest in sorted(listed.items()):
-                p = d / rel
-                if not isinstance(rel, str) or ".." in Path(rel).parts or Path(rel).is_absolute() or not p.is_file():
-                    bad.append(f"{rel} is missing")
+                try:
+                    p = confined(d, rel)
+                except BundleError as exc:
+                    bad.append(str(exc))
+                    continue
+                if os.stat(p).st_size > max_file_bytes():
+                    bad.append(f"{rel} is larger than PLAYGROUND_MAX_FILE_MB")
                 elif sha256_file(p) != digest:
                     bad.append(f"{rel} was changed")
-            present = {str(p.relative_to(d)) for p in d.rglob("*") if p.is_file()} - {"manifest.json"}
-            bad += [f"{rel} is not in its manifest" for rel in sorted(present - set(listed))]
-            checks.append(Check(f"{name} checksums", not bad, f"{len(listed)} files match" if not bad else "; ".join(bad)))
+            present, odd = present_files(d)
+            bad += [f"{rel} is not in its manifest" for rel in sorted(present - set(listed) - {"manifest.json"})]
+            bad += [f"{rel} is not a regular file" for rel in odd]
+            checks.append(Check(f"{name} checksums", not bad,
+                                f"{len(listed)} files match" if not bad else "; ".join(bad[:10])))
         return checks

@@ -39,7 +39,11 @@ def test_manifest_refuses_what_is_not_one():
 
 def test_external_manifest_has_no_shipped_seed(tmp_path):
     raw = json.loads((models_dir() / "cartpole" / MANIFEST).read_text())
-    raw = {**raw, "origin": EXTERNAL, "seeds": [], "shipped_seed": None, "source": {"kind": "sb3-zip"}}
+    raw = {**raw, "origin": EXTERNAL, "seeds": [], "shipped_seed": None, "source": {"kind": "sb3-zip"},
+           "commands": {"import": "playground import x.zip --game cartpole", "verify": "playground verify b"}}
+    with pytest.raises(BundleError, match="needs its source's kind, zip and zip_sha256"):
+        Manifest.from_json(raw)  # what the Evidence page shows of an external agent must be there
+    raw["source"] = {"kind": "sb3 zip", "zip": "ppo-CartPole-v1.zip", "zip_sha256": "0" * 64}
     m = Manifest.from_json(raw)
     assert m.is_external and m.to_json()["origin"] == EXTERNAL
     b = Bundle(tmp_path, m)

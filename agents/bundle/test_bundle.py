@@ -143,7 +143,7 @@ def test_changed_weights_fail_checksum(cartpole_bundle, tmp_path):
     data[-1] ^= 0xFF
     (b / "policy.safetensors").write_bytes(bytes(data))
     failed = _failed(b)
-    assert [c.name for c in failed] == ["sha256 policy.safetensors"]
+    assert [c.name for c in failed] == ["sha256 policy.safetensors", "nothing loaded"], "verify stops there"
     assert "was changed" in failed[0].detail
     with pytest.raises(BundleError, match="failed its checksums: policy.safetensors was changed"):
         Bundle.open(b)
@@ -205,10 +205,12 @@ def test_malformed_replay(cartpole_bundle):
     with pytest.raises(BundleError):
         resimulate({"format": "nope"})
     rep = Bundle.open(cartpole_bundle).replay("best")
-    bad = dict(rep, actions=rep["actions"] + [0])
+    bad = dict(rep, actions=rep["actions"] + [0], rewards=rep["rewards"] + [1.0], length=rep["length"] + 1)
     assert not resimulate(bad)["ok"]
-    out_of_space = dict(rep, actions=[7] + rep["actions"][1:])
-    assert "outside" in resimulate(out_of_space)["detail"]
+    with pytest.raises(BundleError, match="length .* but .* actions"):
+        resimulate(dict(rep, actions=rep["actions"] + [0]))
+    with pytest.raises(BundleError, match="action 0 is 7, outside CartPole's actions"):
+        resimulate(dict(rep, actions=[7] + rep["actions"][1:]))
 
 
 def test_every_evaluation_episode_replays_on_a_fresh_env():

@@ -209,11 +209,21 @@ def test_truncated_zip_is_a_clear_error(sb3_zip, tmp_path):
 
 
 def test_oversized_member_is_refused(sb3_zip, tmp_path, monkeypatch):
-    import agents.bundle.importer as importer
-
-    monkeypatch.setattr(importer, "MAX_MEMBER_BYTES", 1000)
-    with pytest.raises(ImportCheckpointError, match="would inflate"):
+    monkeypatch.setenv("PLAYGROUND_MAX_BUNDLE_MB", "0.02")  # 20 KB: the members inflate to about 25 KB
+    with pytest.raises(ImportCheckpointError, match=r"its members once inflated is .* over the limit .*"
+                                                    r"PLAYGROUND_MAX_BUNDLE_MB"):
         read_checkpoint(sb3_zip)
+    monkeypatch.setenv("PLAYGROUND_MAX_BUNDLE_MB", "1")
+    deflated = tmp_path / "deflated.zip"
+    with zipfile.ZipFile(sb3_zip) as zin, zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info))
+        zout.writestr("padding", b"\0" * 100_000)
+    assert deflated.stat().st_size < 20_000
+    monkeypatch.setenv("PLAYGROUND_MAX_FILE_MB", "0.05")  # 52 KB: the file is smaller, one member inflates to 100 KB
+    with pytest.raises(ImportCheckpointError, match=r"member 'padding' once inflated is 100,000 bytes, "
+                                                    r"over the limit .*PLAYGROUND_MAX_FILE_MB"):
+        read_checkpoint(deflated)
 
 
 def test_spaces_of_another_game_are_named(sb3_zip, tmp_path):
@@ -237,7 +247,7 @@ def test_zoo_run_imports_through_the_cli_and_plays_in_the_app(zoo_run, tmp_path,
 
     env = {"PLAYGROUND_DATA": str(tmp_path / "data"), "PLAYGROUND_CACHE": str(tmp_path / "cache")}
     refused = run_cli("import", zoo_run[0], "--game", "cartpole", "--episodes", 2, env=env)
-    assert refused.returncode == 2 and "--trust-pickle" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.returncode == 1 and "--trust-pickle" in refused.stderr and "Traceback" not in refused.stderr
     out = run_cli("import", zoo_run[0], "--game", "cartpole", "--trust-pickle", "--episodes", 3, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "warning: --trust-pickle" in out.stderr and EXTERNAL in out.stdout

@@ -2,9 +2,10 @@
 
 ``publish`` makes one commit holding the whole bundle plus a ``replay.mp4`` encoded from one of its
 recorded replays; the bundle already carries ``results.json`` and the model card. Repos are named as
-the RL Zoo names them, ``ORG/ppo-<EnvId>``. ``pull`` downloads the files the bundle's manifest lists
-into huggingface_hub's own cache, verifies every checksum and that the policy loads, and only then
-records the agent (``agents.hub.registry``) so the app lists it.
+the RL Zoo names them, ``ORG/ppo-<EnvId>``. ``pull`` downloads exactly the files the bundle's manifest
+lists, each by its exact name and after checking its size, into huggingface_hub's own cache; verifies every
+checksum and everything the app relies on (``Bundle.verify``); and only then records the agent
+(``agents.hub.registry``) so the app lists it. The repo's author is untrusted (``docs/security.md``).
 
 The token is huggingface_hub's (``hf auth login``, or ``HF_TOKEN``); it is handed to the client and
 nowhere else, and is scrubbed from any error message.
@@ -12,16 +13,16 @@ nowhere else, and is scrubbed from any error message.
 
 from __future__ import annotations
 
-import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
 from agents.bundle import MANIFEST, Bundle, Manifest
-from agents.common.files import sha256_file
 from agents.common.errors import BundleError, HubError
+from agents.common.files import sha256_file
 from envs import GameSpec
 
 REPLAY_VIDEO = "replay.mp4"
@@ -176,88 +177,152 @@ def publish(bundle_ref: str | Path, repo: str, endpoint: str | None = None, priv
 # --- pull ------------------------------------------------------------------------------------------
 
 def _manifest_files(manifest: Any, repo_id: str) -> list[str]:
-    """The files a pulled manifest lists, once it parses as a manifest (no unsafe or malformed entry)."""
+    """The files a pulled manifest lists, once it parses as a manifest (plain relative names, no patterns)."""
     try:
         return sorted(Manifest.from_json(manifest, where=f"{repo_id}: {MANIFEST}").files)
     except BundleError as exc:
         raise HubError(f"{exc}; not downloading it") from None
 
 
-def _open_verified(folder: Path) -> Bundle:
-    """The bundle, once every check of ``playground verify`` passed: checksums first (when it is opened),
-    then the policy loads without unpickling, the evaluation is consistent and every replay re-simulates."""
-    bundle = Bundle.open(folder)
-    failed = [c for c in bundle.verify() if not c.ok]
-    if failed:
-        raise BundleError(f"{failed[0].name}: {failed[0].detail}"
-                          + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
-    return bundle
+def _repo_exists(repo_id: str, revision: str | None, endpoint: str) -> bool:
+    from huggingface_hub import HfApi
+
+    try:
+        HfApi(endpoint=endpoint).model_info(repo_id, revision=revision or "main")
+        return True
+    except Exception:  # any failure: we cannot tell, so the repo counts as missing
+        return False
+
+
+class _Download:
+    """Files of one Hub repo, each fetched by its exact name with ``hf_hub_download`` into huggingface_hub's
+    cache (never a pattern), errors turned into one line naming the repo."""
+
+    def __init__(self, repo_id: str, revision: str | None, endpoint: str | None):
+        self.repo_id, self.offline, self.url = repo_id, _offline(), endpoint_url(endpoint)
+        self.at = f"{repo_id}@{revision}" if revision else repo_id
+        self.common = dict(repo_type="model", cache_dir=str(_hub_cache()), endpoint=self.url,
+                           local_files_only=self.offline)
+
+    def fetch(self, rel: str, rev: str | None, force: bool = False, dry_run: bool = False) -> Any:
+        """One file (``dry_run``: its size and commit, nothing downloaded)."""
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import (
+            EntryNotFoundError,
+            HfHubHTTPError,
+            LocalEntryNotFoundError,
+            RepositoryNotFoundError,
+            RevisionNotFoundError,
+        )
+
+        try:
+            return hf_hub_download(self.repo_id, rel, revision=rev, force_download=force, dry_run=dry_run,
+                                   **self.common)
+        except LocalEntryNotFoundError:
+            if self.offline:
+                raise HubError(f"{self.at} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1 forbids "
+                               f"downloading it: pull it once online, or unset HF_HUB_OFFLINE") from None
+            raise HubError(f"cannot reach {self.url} to download {self.at}, and it is not in the local cache") from None
+        except RepositoryNotFoundError:
+            # some mirrors answer a missing file as a missing repo
+            if rel == MANIFEST and _repo_exists(self.repo_id, rev, self.url):
+                raise self.not_a_bundle() from None
+            raise HubError(f"no repo {self.repo_id} on {self.url} (or it is private and you are not logged "
+                           "in)") from None
+        except RevisionNotFoundError:
+            raise HubError(f"{self.repo_id} on {self.url} has no revision {rev!r}") from None
+        except EntryNotFoundError:
+            if rel == MANIFEST:
+                raise self.not_a_bundle() from None
+            raise HubError(f"{self.at}: the manifest lists {rel}, which the repo does not have") from None
+        except HfHubHTTPError as exc:
+            raise HubError(f"downloading {self.at} from {self.url} failed: {str(exc).splitlines()[0]}") from None
+        except Exception as exc:  # connection errors from the HTTP client
+            if type(exc).__module__.startswith(("httpx", "huggingface_hub")):
+                raise HubError(f"downloading {self.at} from {self.url} failed: {type(exc).__name__}: {exc}") from None
+            raise
+
+    def not_a_bundle(self) -> HubError:
+        return HubError(f"{self.at} is not a PPO Playground bundle (it has no {MANIFEST}); an SB3 checkpoint can be "
+                        "imported with `playground import`")
+
+    def size(self, rel: str, rev: str | None, limit: int, setting: str) -> int:
+        """The size the Hub gives for a file, refused over ``limit`` before anything is downloaded."""
+        from agents.common.untrusted import too_big
+
+        size = self.fetch(rel, rev, dry_run=True).file_size
+        if size is None:
+            raise HubError(f"{self.at}: the Hub does not say how large {rel} is; not downloading it")
+        if size > limit:
+            raise HubError(too_big(f"{self.at}: {rel}", size, limit, setting) + "; nothing was downloaded")
+        return int(size)
 
 
 def pull(repo: str, revision: str | None = None, endpoint: str | None = None,
          log: Callable[[str], None] = lambda _: None):
     """Download a published bundle into huggingface_hub's cache, verify it, and register it.
 
+    The manifest comes first (its size checked before it is downloaded; it pins the commit), then exactly
+    the files it lists, each by its exact name with ``hf_hub_download`` (never a pattern), after every size
+    has been checked against ``PLAYGROUND_MAX_FILE_MB`` and their sum against ``PLAYGROUND_MAX_BUNDLE_MB``.
+    The agent is registered only once every check of ``playground verify`` passed.
+
     Returns ``(bundle, registry entry)``. With HF_HUB_OFFLINE=1 only the cache is used.
     """
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError,
-                                        RevisionNotFoundError)
-
+    from agents.common.settings import max_bundle_bytes, max_file_bytes, max_json_bytes
+    from agents.common.untrusted import read_json, too_big
     from agents.hub import registry
 
     repo_id = repo_id_for(repo)
-    offline = _offline()
-    url = endpoint_url(endpoint)
-    at = f"{repo_id}@{revision}" if revision else repo_id
-    common = dict(repo_type="model", cache_dir=str(_hub_cache()), endpoint=url, local_files_only=offline)
+    hub = _Download(repo_id, revision, endpoint)
+    at = hub.at
 
-    def download(rev: str | None, patterns: list[str], force: bool = False) -> Path:
-        try:
-            return Path(snapshot_download(repo_id, revision=rev, allow_patterns=patterns, force_download=force,
-                                          **common))
-        except LocalEntryNotFoundError:
-            if offline:
-                raise HubError(f"{at} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1 forbids "
-                               f"downloading it: pull it once online, or unset HF_HUB_OFFLINE") from None
-            raise HubError(f"cannot reach {url} to download {at}, and it is not in the local cache") from None
-        except RepositoryNotFoundError:
-            raise HubError(f"no repo {repo_id} on {url} (or it is private and you are not logged in)") from None
-        except RevisionNotFoundError:
-            raise HubError(f"{repo_id} on {url} has no revision {rev!r}") from None
-        except HfHubHTTPError as exc:
-            raise HubError(f"downloading {at} from {url} failed: {str(exc).splitlines()[0]}") from None
-        except Exception as exc:  # connection errors from the HTTP client
-            if type(exc).__module__.startswith(("httpx", "huggingface_hub")):
-                raise HubError(f"downloading {at} from {url} failed: {type(exc).__name__}: {exc}") from None
-            raise
-
-    # the manifest first: it pins the commit and lists the files (and their sha256) to fetch
-    snapshot = download(revision, [MANIFEST])
+    # the manifest first: it pins the commit and lists the files (and their sha256) to fetch. It is fetched
+    # by the revision asked for, so that huggingface_hub records the ref and an offline pull finds it again.
+    hub.size(MANIFEST, revision, max_json_bytes(), "PLAYGROUND_MAX_JSON_MB")
+    manifest_path = Path(hub.fetch(MANIFEST, revision))
+    snapshot = manifest_path.parent.parent
     commit = snapshot.name
     try:
-        manifest = json.loads((snapshot / MANIFEST).read_text())
-    except FileNotFoundError:
-        raise HubError(f"{at} is not a PPO Playground bundle (it has no {MANIFEST}); an SB3 checkpoint can be "
-                       "imported with `playground import`") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HubError(f"{at}: {MANIFEST} is not valid JSON: {exc}") from None
+        manifest = read_json(Path(os.path.realpath(manifest_path)), f"{at}: {MANIFEST}", HubError)
+    except HubError as exc:
+        raise HubError(f"{exc}; not downloading the rest") from None
     files = _manifest_files(manifest, repo_id)
-    log(f"{at}: commit {commit}, {len(files) + 1} files")
-    snapshot = download(commit, files + [MANIFEST])
 
-    try:
-        bundle = _open_verified(snapshot)
-    except BundleError as exc:
-        if offline:
-            raise HubError(f"the cached copy of {at} fails its checks ({exc}); it was not added. Pull it again "
-                           "online to download it afresh") from None
-        log("the cached copy fails its checks; downloading it afresh")
-        snapshot = download(commit, files + [MANIFEST], force=True)
-        try:
-            bundle = _open_verified(snapshot)
-        except BundleError as exc2:
-            raise HubError(f"{at} (commit {commit[:12]}) fails its checks, so it was not added: {exc2}") from None
+    # every size before any download: one file over its cap, or all of them over the total, and nothing is fetched
+    total, total_limit = 0, max_bundle_bytes()
+    for rel in files:
+        total += hub.size(rel, commit, max_file_bytes(), "PLAYGROUND_MAX_FILE_MB")
+        if total > total_limit:
+            raise HubError(too_big(f"{at}: the files its manifest lists", total, total_limit,
+                                   "PLAYGROUND_MAX_BUNDLE_MB") + "; nothing was downloaded")
+    log(f"{at}: commit {commit}, {len(files) + 1} files, {total:,} bytes")
+    for rel in files:
+        hub.fetch(rel, commit)
+    bundle = _open_checksummed(snapshot, hub, [*files, MANIFEST], commit, log)
+    failed = [c for c in bundle.verify() if not c.ok]  # the content: what the app relies on
+    if failed:
+        raise HubError(f"{at} (commit {commit[:12]}) fails its checks, so it was not added: {failed[0].name}: "
+                       f"{failed[0].detail}" + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
     entry = registry.add(f"hub:{repo_id}", bundle.spec.slug, snapshot, f"hub {repo_id}@{commit[:7]}",
-                         repo=repo_id, revision=revision, commit=commit, endpoint=url)
+                         repo=repo_id, revision=revision, commit=commit, endpoint=hub.url)
     return bundle, entry
+
+
+def _open_checksummed(snapshot: Path, hub: _Download, files: list[str], commit: str,
+                      log: Callable[[str], None]) -> Bundle:
+    """The downloaded bundle once every checksum matches; a damaged or tampered cache is downloaded afresh
+    once (online)."""
+    try:
+        return Bundle.open(snapshot)
+    except BundleError as exc:
+        if hub.offline:
+            raise HubError(f"the cached copy of {hub.at} fails its checks ({exc}); it was not added. Pull it again "
+                           "online to download it afresh") from None
+    log("the cached copy fails its checks; downloading it afresh")
+    for rel in files:
+        hub.fetch(rel, commit, force=True)
+    try:
+        return Bundle.open(snapshot)
+    except BundleError as exc2:
+        raise HubError(f"{hub.at} (commit {commit[:12]}) fails its checks, so it was not added: {exc2}") from None

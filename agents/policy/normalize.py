@@ -45,14 +45,44 @@ class Normalizer:
                 "epsilon": self.epsilon, "count": self.count}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any] | None) -> Normalizer | None:
+    def from_json(cls, d: Any) -> Normalizer | None:
+        """The ``normalization`` block of policy.json, checked: lists of finite numbers of one length, variances
+        not negative, a positive clip and a non-negative epsilon."""
         if not d:
             return None
+        if not isinstance(d, dict):
+            raise BundleError(f"policy.json's normalization is not an object ({type(d).__name__})")
         try:
-            return cls(mean=np.array(d["obs_mean"], dtype=np.float64), var=np.array(d["obs_var"], dtype=np.float64),
-                       clip=float(d["clip_obs"]), epsilon=float(d["epsilon"]), count=float(d.get("count", 0)))
+            mean, var = _finite_vector(d["obs_mean"], "obs_mean"), _finite_vector(d["obs_var"], "obs_var")
+            clip, eps, count = (_finite_number(d["clip_obs"], "clip_obs"), _finite_number(d["epsilon"], "epsilon"),
+                                _finite_number(d.get("count", 0), "count"))
+            if mean.shape != var.shape:
+                raise ValueError(f"obs_mean has {mean.size} values but obs_var {var.size}")
+            if np.any(var < 0) or clip <= 0 or eps < 0 or count < 0:
+                raise ValueError("a variance, clip_obs, epsilon or count is negative (or clip_obs is 0)")
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"policy.json has malformed normalization statistics: {exc}") from None
+        return cls(mean=mean, var=var, clip=clip, epsilon=eps, count=count)
+
+    def check_fits(self, space) -> None:
+        """Refuse statistics that do not have the observation's shape (they would fail or broadcast wrongly)."""
+        shape = tuple(getattr(space, "shape", None) or ())
+        if self.mean.size != int(np.prod(shape)) or not shape:
+            raise BundleError(f"policy.json's normalization has {self.mean.size} values, but the observations have "
+                              f"shape {shape}: the statistics belong to another policy")
+        self.mean, self.var = self.mean.reshape(shape), self.var.reshape(shape)
+
+
+def _finite_number(v: Any, name: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+        raise ValueError(f"{name} is {str(v)[:40]}, not a finite number")
+    return float(v)
+
+
+def _finite_vector(v: Any, name: str) -> np.ndarray:
+    if not isinstance(v, list) or not v or len(v) > 2**20:
+        raise ValueError(f"{name} is not a list of numbers")
+    return np.array([_finite_number(x, name) for x in v], dtype=np.float64)
 
 
 @dataclass
