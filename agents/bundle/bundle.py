@@ -7,6 +7,7 @@ Everything the app, the hub and reproduction need goes through :class:`Bundle`; 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -180,10 +181,12 @@ class Bundle:
 
     @property
     def policy_id(self) -> str:
-        """The sha256 of the weights: a cache key that changes whenever the policy does."""
-        if WEIGHTS not in self.manifest.files:
-            raise BundleError(f"{self.path}'s manifest lists no {WEIGHTS}")
-        return self.manifest.files[WEIGHTS]
+        """A cache key that changes whenever the policy does: the sha256 of the weights' and policy.json's
+        sha256 (policy.json holds the normaliser, so the same weights with other statistics act otherwise)."""
+        if WEIGHTS not in self.manifest.files or "policy.json" not in self.manifest.files:
+            raise BundleError(f"{self.path}'s manifest lists no {WEIGHTS} or policy.json")
+        digests = f"{self.manifest.files[WEIGHTS]} {self.manifest.files['policy.json']}"
+        return hashlib.sha256(digests.encode()).hexdigest()
 
     def manifest_sha256(self) -> str:
         return sha256_file(self._file(MANIFEST))

@@ -113,3 +113,14 @@ def test_a_changed_evaluation_protocol_evaluates_with_the_recorded_one(catalog_c
 def test_protocol_json_round_trip():
     p = Protocol.of_spec(catalog.GAMES["pong"])
     assert Protocol.from_json(p.to_json()) == p and "FrameStackLast(4)" in p.wrappers
+
+
+def test_policy_id_changes_with_the_weights_or_policy_json(tmp_path):
+    """The watch cache and the play server key on policy_id: a pulled bundle with the shipped weights but its
+    own normaliser in policy.json must not share the shipped agent's cached trajectories."""
+    raw = json.loads((models_dir() / "acrobot" / MANIFEST).read_text())
+    base = Bundle(tmp_path, Manifest.from_json(raw)).policy_id
+    other_json = {**raw, "files": {**raw["files"], "policy.json": "0" * 64}}
+    other_weights = {**raw, "files": {**raw["files"], "policy.safetensors": "0" * 64}}
+    assert len({base, Bundle(tmp_path, Manifest.from_json(other_json)).policy_id,
+                Bundle(tmp_path, Manifest.from_json(other_weights)).policy_id}) == 3

@@ -58,7 +58,7 @@ def test_reproduction_report_in_the_bundle(bundle, tmp_path):
     assert "same_seed_as_published" not in seeds[9]
     # the final evaluation is the bundle's protocol: its seeds and episode count
     ev = json.loads((out["path"] / "shipped" / "final-eval-seed9.json").read_text())
-    assert ev["seeds"] == Bundle.open(bundle).eval_result()["seeds"]
+    assert ev["seeds"] == Bundle.open(bundle).eval_result().seeds
     # the shipped seed's policy, retrained from the same seed, scores exactly what eval.json says
     b = Bundle.open(bundle)
     if b.shipped_seed() == 1:
@@ -75,17 +75,17 @@ def test_reproduction_report_in_the_bundle(bundle, tmp_path):
 
     # the bundle still verifies, the reproduction's own checksums included; the app lists it
     b = Bundle.open(bundle)
-    checks = {c["check"]: c for c in b.verify()}
-    assert all(c["ok"] for c in checks.values()), [c for c in checks.values() if not c["ok"]]
-    assert checks[f"reproduction {out['path'].name} checksums"]["ok"]
+    checks = {c.name: c for c in b.verify()}
+    assert all(c.ok for c in checks.values()), [c for c in checks.values() if not c.ok]
+    assert checks[f"reproduction {out['path'].name} checksums"].ok
     assert [r["id"] for r in b.reproductions()] == [out["path"].name]
     assert b.reproduction_rows(out["path"].name, "shipped/training-seed9.csv")[-1]["timesteps"] == STEPS
     # tampering with a report is caught, and only the reproduction's check fails
     (out["path"] / "shipped" / "final-eval-seed9.json").write_text("{}")
     (out["path"] / "extra.txt").write_text("x")
-    failed = [c for c in Bundle.open(bundle).verify() if not c["ok"]]
-    assert len(failed) == 1 and "final-eval-seed9.json was changed" in failed[0]["detail"] \
-        and "extra.txt is not in its manifest" in failed[0]["detail"]
+    failed = [c for c in Bundle.open(bundle).verify() if not c.ok]
+    assert len(failed) == 1 and "final-eval-seed9.json was changed" in failed[0].detail \
+        and "extra.txt is not in its manifest" in failed[0].detail
 
     # the same command again: complete, nothing re-run
     again = reproduce(ReproduceOptions(bundle, seeds=[1, 9], out=tmp_path / "work", jobs=1, command="test"), say=lines.append)

@@ -232,14 +232,16 @@ def _open_for_resume(run_dir: Path, spec: GameSpec, seed: int):
                           f"({run.get('timesteps')} timesteps)")
     if run["game"] != spec.slug or run["seed"] != seed:
         raise ResumeError(f"{run_dir} holds a run of {run['game']} seed {run['seed']}, not {spec.slug} seed {seed}")
+    latest = run_dir / "checkpoints" / "latest"
+    ckpt = run_dir / "checkpoints" / latest.read_text().strip() if latest.exists() else None
+    if ckpt is not None and (not (ckpt / "model.zip").exists() or not (ckpt / "state.json").exists()):
+        raise ResumeError(f"the latest checkpoint {ckpt} is incomplete; delete {run_dir} and start again")
+    if not (run_dir / "config.yml").is_file():
+        raise ResumeError(f"{run_dir} has no config.yml, so its run cannot be continued; delete it and start again")
     hp = yaml.safe_load((run_dir / "config.yml").read_text())
     validate_config(hp, source=str(run_dir / "config.yml"))
-    latest = run_dir / "checkpoints" / "latest"
-    if not latest.exists():
+    if ckpt is None:
         return run, hp, None, None  # stopped before its first checkpoint: the caller starts it over
-    ckpt = run_dir / "checkpoints" / latest.read_text().strip()
-    if not (ckpt / "model.zip").exists() or not (ckpt / "state.json").exists():
-        raise ResumeError(f"the latest checkpoint {ckpt} is incomplete; delete {run_dir} and start again")
     return run, hp, ckpt, json.loads((ckpt / "state.json").read_text())
 
 
