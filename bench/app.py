@@ -25,8 +25,15 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
@@ -36,9 +43,26 @@ def start_app(cache: str, warm: bool) -> tuple[subprocess.Popen, str, float]:
         port = s.getsockname()[1]
     env = {**os.environ, "PLAYGROUND_CACHE": cache, "PLAYGROUND_WARM": "1" if warm else "0"}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "playground/app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "playground/app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     while True:
         try:
@@ -69,9 +93,13 @@ def pick_times(page, url: str, game: str) -> list[float]:
         page.get_by_role("option", name=text).click()
         page.wait_for_function(
             "old => { const v = document.querySelector('video'); return v && v.src !== old && v.readyState >= 2; }",
-            arg=old, timeout=300_000)
-        page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
-                               ".every(i => i.complete && i.naturalWidth > 0)")
+            arg=old,
+            timeout=300_000,
+        )
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+            ".every(i => i.complete && i.naturalWidth > 0)"
+        )
         times.append(time.perf_counter() - t0)
         page.wait_for_selector(IDLE, state="attached", timeout=300_000)
     return times
@@ -82,8 +110,11 @@ def measure_picks(browser, game: str, warm: bool) -> list[float]:
     with tempfile.TemporaryDirectory() as cache:
         proc, url, _ = start_app(cache, warm=warm)
         deadline = time.time() + 600
-        while warm and time.time() < deadline and \
-                subprocess.run(["pgrep", "-f", "agents.media.watch"], capture_output=True).returncode == 0:
+        while (
+            warm
+            and time.time() < deadline
+            and subprocess.run(["pgrep", "-f", "agents.media.watch"], capture_output=True).returncode == 0
+        ):
             time.sleep(1)
         page = browser.new_page()
         try:
@@ -108,19 +139,29 @@ def main() -> None:
                 page.goto(url)
                 page.wait_for_selector(".st-key-card-breakout", timeout=60_000)
                 page.wait_for_selector(IDLE, state="attached")
-                page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
-                                       ".filter(i => i.complete && i.naturalWidth > 0).length >= 8")
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+                    ".filter(i => i.complete && i.naturalWidth > 0).length >= 8"
+                )
                 cold.append(time.perf_counter() - t0)
                 page.close()
                 stop(proc)
-        print(f"cold start to gallery rendered: median {statistics.median(cold):.2f} s  runs {[round(c, 2) for c in cold]}  (target ≤ 5 s)")
+        print(
+            f"cold start to gallery rendered: median {statistics.median(cold):.2f} s  "
+            f"runs {[round(c, 2) for c in cold]}  (target ≤ 5 s)"
+        )
 
         warm = measure_picks(browser, args.game, warm=True)
-        print(f"pick a recorded replay → first frame, warmed: median {statistics.median(warm):.2f} s  max {max(warm):.2f} s  "
-              f"runs {[round(t, 2) for t in warm]}  (target ≤ 1 s)")
+        print(
+            f"pick a recorded replay → first frame, warmed: median {statistics.median(warm):.2f} s  "
+            f"max {max(warm):.2f} s  "
+            f"runs {[round(t, 2) for t in warm]}  (target ≤ 1 s)"
+        )
         unwarmed = measure_picks(browser, args.game, warm=False)
-        print(f"pick a recorded replay → first frame, not pre-rendered: median {statistics.median(unwarmed):.2f} s  "
-              f"max {max(unwarmed):.2f} s  runs {[round(t, 2) for t in unwarmed]}")
+        print(
+            f"pick a recorded replay → first frame, not pre-rendered: median {statistics.median(unwarmed):.2f} s  "
+            f"max {max(unwarmed):.2f} s  runs {[round(t, 2) for t in unwarmed]}"
+        )
         browser.close()
 
 

@@ -35,8 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app import ARGS, IDLE, start_app, stop
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYS = {"cartpole": ["ArrowLeft", "ArrowRight"], "lunarlander": ["ArrowUp", "ArrowLeft", "ArrowRight"],
-        "pong": ["ArrowUp", "ArrowDown"], "breakout": [" ", "ArrowLeft", "ArrowRight"]}
+KEYS = {
+    "cartpole": ["ArrowLeft", "ArrowRight"],
+    "lunarlander": ["ArrowUp", "ArrowLeft", "ArrowRight"],
+    "pong": ["ArrowUp", "ArrowDown"],
+    "breakout": [" ", "ArrowLeft", "ArrowRight"],
+}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -88,8 +92,14 @@ def browser_run(url: str, game: str, seconds: float) -> dict:
         steps = episodes_steps + page.evaluate("() => window.__ppoPlay.steps") - steps0
         lat = page.evaluate("() => window.__ppoPlay.latencies")
         browser.close()
-    return {"game": game, "mode": mode, "steps_per_s": steps / elapsed, "p50": pct(lat, 0.5), "p95": pct(lat, 0.95),
-            "keys": len(lat)}
+    return {
+        "game": game,
+        "mode": mode,
+        "steps_per_s": steps / elapsed,
+        "p50": pct(lat, 0.5),
+        "p95": pct(lat, 0.95),
+        "keys": len(lat),
+    }
 
 
 async def ws_client(url: str, seconds: float, fps: float) -> float:
@@ -134,8 +144,11 @@ def main() -> None:
         print(f"{'game':<12} {'mode':<7} {'steps/s':>8} {'key→frame p50':>14} {'p95':>7} {'key events':>10}")
         for game in args.games:
             r = browser_run(url, game, args.seconds)
-            print(f"{r['game']:<12} {r['mode']:<7} {r['steps_per_s']:>8.1f} {r['p50']:>12.1f} ms {r['p95']:>4.1f} ms"
-                  f" {r['keys']:>10}", flush=True)
+            print(
+                f"{r['game']:<12} {r['mode']:<7} {r['steps_per_s']:>8.1f} {r['p50']:>12.1f} ms {r['p95']:>4.1f} ms"
+                f" {r['keys']:>10}",
+                flush=True,
+            )
         print("\nconcurrent Versus players on CartPole (50 fps each), WebSocket clients without a browser:")
         print(f"{'clients':>7} {'worst steps/s':>14} {'median':>8}")
         best_ok = 0

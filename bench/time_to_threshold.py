@@ -113,25 +113,54 @@ def one_run(game: str, config: str, seed: int, threshold: float, eval_every: int
     cpu = time.process_time() - c0 - stop.eval_cpu_seconds
     venv.close()
     reached = stop.reached is not None
-    out = {"config": config, "seed": seed, "reached": reached, "evals": stop.evals,
-           "steps": stop.reached[0] if reached else None, "eval_mean": stop.reached[1] if reached else None,
-           "seconds": round(wall, 2) if reached else None, "cpu_seconds": round(cpu, 2) if reached else None,
-           "trained_steps": model.num_timesteps, "trained_seconds": round(wall, 2),
-           "trained_cpu_seconds": round(cpu, 2)}
+    out = {
+        "config": config,
+        "seed": seed,
+        "reached": reached,
+        "evals": stop.evals,
+        "steps": stop.reached[0] if reached else None,
+        "eval_mean": stop.reached[1] if reached else None,
+        "seconds": round(wall, 2) if reached else None,
+        "cpu_seconds": round(cpu, 2) if reached else None,
+        "trained_steps": model.num_timesteps,
+        "trained_seconds": round(wall, 2),
+        "trained_cpu_seconds": round(cpu, 2),
+    }
     return out
 
 
 def launch(game: str, config: str, seed: int, args) -> dict:
-    cmd = [sys.executable, __file__, game, "--one", config, "--seed", str(seed), "--threshold", str(args.threshold),
-           "--eval-every", str(args.eval_every), "--max-steps", str(args.max_steps)]
-    proc = subprocess.run(cmd, check=False, cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    cmd = [
+        sys.executable,
+        __file__,
+        game,
+        "--one",
+        config,
+        "--seed",
+        str(seed),
+        "--threshold",
+        str(args.threshold),
+        "--eval-every",
+        str(args.eval_every),
+        "--max-steps",
+        str(args.max_steps),
+    ]
+    proc = subprocess.run(
+        cmd,
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"run {config} seed {seed} failed:\n{proc.stderr[-2000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    mark = (f"{result['seconds']:8.1f} s {result['steps']:>10,} steps  (eval mean {result['eval_mean']:.1f})"
-            if result["reached"]
-            else f"not reached in {result['trained_steps']:,} steps / {result['trained_seconds']:.0f} s")
+    mark = (
+        f"{result['seconds']:8.1f} s {result['steps']:>10,} steps  (eval mean {result['eval_mean']:.1f})"
+        if result["reached"]
+        else f"not reached in {result['trained_steps']:,} steps / {result['trained_seconds']:.0f} s"
+    )
     print(f"  {Path(config).name:<28} seed {seed}: {mark}", flush=True)
     return result
 
@@ -152,13 +181,18 @@ def kept_pairs(args, settings: dict, seeds: list[int]) -> tuple[dict[int, list[d
     keys = [config_key(c) for c in args.config]
 
     def ours(r: dict) -> bool:
-        return all(r.get(k) == v for k, v in settings.items()) and isinstance(r.get("config"), str) \
-            and config_key(r["config"]) in keys and r.get("seed") in seeds
+        return (
+            all(r.get(k) == v for k, v in settings.items())
+            and isinstance(r.get("config"), str)
+            and config_key(r["config"]) in keys
+            and r.get("seed") in seeds
+        )
 
     pairs = {}
     for seed in seeds:
-        pair = [next((r for r in old if ours(r) and config_key(r["config"]) == k and r["seed"] == seed), None)
-                for k in keys]
+        pair = [
+            next((r for r in old if ours(r) and config_key(r["config"]) == k and r["seed"] == seed), None) for k in keys
+        ]
         if all(pair):
             pairs[seed] = pair
     return pairs, [r for r in old if not ours(r)]
@@ -201,16 +235,19 @@ def headline_refusal(configs: list[str], seeds: list[int], chosen: dict[str, set
     reasons = []
     for config in configs:
         if config not in chosen:
-            reasons.append(f"{config} does not say which seeds chose it (add it to {CHOSEN_ON_SEEDS.name}, "
-                           f"[] if none of ours did)")
+            reasons.append(
+                f"{config} does not say which seeds chose it (add it to {CHOSEN_ON_SEEDS.name}, [] if none of ours did)"
+            )
         elif overlap := sorted(set(seeds) & chosen[config]):
             reasons.append(f"seed{'s' if len(overlap) > 1 else ''} {', '.join(map(str, overlap))} chose {config}")
     if not reasons:
         return None
     used = set().union(*(chosen.get(c, set()) for c in configs))
-    return (f"no headline ratio: {'; '.join(reasons)}. On the seeds a config was picked on it looks as good as it "
-            f"did when it was picked; measure on seeds none of them was chosen on (e.g. --first-seed "
-            f"{max(used, default=0) + 1}).")
+    return (
+        f"no headline ratio: {'; '.join(reasons)}. On the seeds a config was picked on it looks as good as it "
+        f"did when it was picked; measure on seeds none of them was chosen on (e.g. --first-seed "
+        f"{max(used, default=0) + 1})."
+    )
 
 
 def cost(run: dict, measure: str) -> float:
@@ -282,22 +319,31 @@ def report(results: list[dict], configs: list[str], seeds: list[int], chosen: di
                 lines.append(f"    {name[c]:<30} not run")
                 continue
             r = by[c, seed]
-            cells = "  ".join(f"{_num(cost(r, m), ',.0f' if m == 'steps' else '.1f'):>10} {label}"
-                              for m, label in MEASURES.items())
+            cells = "  ".join(
+                f"{_num(cost(r, m), ',.0f' if m == 'steps' else '.1f'):>10} {label}" for m, label in MEASURES.items()
+            )
             if c != base and (base, seed) in by:
-                cells += "   ratio " + " / ".join(_num(ratio(cost(r, m), cost(by[base, seed], m)), ".2f")
-                                                 for m in MEASURES)
+                cells += "   ratio " + " / ".join(
+                    _num(ratio(cost(r, m), cost(by[base, seed], m)), ".2f") for m in MEASURES
+                )
             lines.append(f"    {name[c]:<30} {cells}")
-    lines += ["", (f"{'config':<30} {'reached':>8} {'median wall s':>14} {'median CPU s':>13} "
-                   f"{'median steps':>13} {'steps per CPU s':>16}")]
+    lines += [
+        "",
+        (
+            f"{'config':<30} {'reached':>8} {'median wall s':>14} {'median CPU s':>13} "
+            f"{'median steps':>13} {'steps per CPU s':>16}"
+        ),
+    ]
     for c in configs:
         runs = [by[c, s] for s in seeds if (c, s) in by]
         trained = sum(r["trained_steps"] for r in runs if r.get("trained_cpu_seconds"))
         cpu = sum(r["trained_cpu_seconds"] for r in runs if r.get("trained_cpu_seconds"))
         wall, cpu_s, steps = (median_cost(runs, m) for m in MEASURES)
-        lines.append(f"{name[c]:<30} {sum(r['reached'] for r in runs):>4}/{len(runs):<3} {_num(wall, '.1f'):>14} "
-                     f"{_num(cpu_s, '.1f'):>13} {_num(steps, ',.0f'):>13} "
-                     f"{_num(trained / cpu if cpu else math.nan, ',.0f'):>16}")
+        lines.append(
+            f"{name[c]:<30} {sum(r['reached'] for r in runs):>4}/{len(runs):<3} {_num(wall, '.1f'):>14} "
+            f"{_num(cpu_s, '.1f'):>13} {_num(steps, ',.0f'):>13} "
+            f"{_num(trained / cpu if cpu else math.nan, ',.0f'):>16}"
+        )
     lines.append("")
     refusal = headline_refusal(configs, seeds, chosen)
     if refusal:
@@ -306,13 +352,17 @@ def report(results: list[dict], configs: list[str], seeds: list[int], chosen: di
     for c in configs[1:]:
         contiguous = seeds == list(range(seeds[0], seeds[-1] + 1))
         span = f"{seeds[0]}–{seeds[-1]}" if contiguous else ", ".join(map(str, seeds))
-        lines.append(f"{name[c]} against {name[base]}, seed{'s' if len(seeds) > 1 else ''} {span} "
-                     f"({len(seeds)} pair{'s' if len(seeds) > 1 else ''}):")
+        lines.append(
+            f"{name[c]} against {name[base]}, seed{'s' if len(seeds) > 1 else ''} {span} "
+            f"({len(seeds)} pair{'s' if len(seeds) > 1 else ''}):"
+        )
         for m, label in MEASURES.items():
             rs = compare(results, base, c, seeds, m)
             low, high = rs.spread
-            lines.append(f"  {label:<13} ratio of medians {_num(rs.of_medians, '.2f'):>5}; median per-seed ratio "
-                         f"{_num(rs.median, '.2f')} ({_num(low, '.2f')}..{_num(high, '.2f')})")
+            lines.append(
+                f"  {label:<13} ratio of medians {_num(rs.of_medians, '.2f'):>5}; median per-seed ratio "
+                f"{_num(rs.median, '.2f')} ({_num(low, '.2f')}..{_num(high, '.2f')})"
+            )
     return "\n".join(lines)
 
 
@@ -324,17 +374,27 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=1)
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--eval-every", type=int, default=None, help="steps between evaluations (default budget/50)")
-    ap.add_argument("--max-steps", type=int, default=0,
-                    help="give up after this many steps (default: each config's own n_timesteps, so its schedules "
-                         "are the real ones; a different value stretches or squeezes lin_ schedules)")
+    ap.add_argument(
+        "--max-steps",
+        type=int,
+        default=0,
+        help="give up after this many steps (default: each config's own n_timesteps, so its schedules "
+        "are the real ones; a different value stretches or squeezes lin_ schedules)",
+    )
     ap.add_argument("--jobs", type=int, default=2, help="runs at once (one torch thread each)")
     ap.add_argument("--json", help="also write every run's result here, after each pair finishes")
-    ap.add_argument("--resume", action="store_true",
-                    help="keep the pairs already in --json (same threshold, evaluation and budget) and run the "
-                         "rest; a pair with a missing half runs again whole, so both halves meet the same load")
-    ap.add_argument("--report", action="store_true",
-                    help="train nothing: print the report from the pairs in --json (same settings) and name the "
-                         "seeds that are missing")
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the pairs already in --json (same threshold, evaluation and budget) and run the "
+        "rest; a pair with a missing half runs again whole, so both halves meet the same load",
+    )
+    ap.add_argument(
+        "--report",
+        action="store_true",
+        help="train nothing: print the report from the pairs in --json (same settings) and name the "
+        "seeds that are missing",
+    )
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -355,8 +415,11 @@ def main() -> None:
     args.threshold = args.threshold if args.threshold is not None else threshold_for(spec.slug)
     args.eval_every = args.eval_every or max(budget // 50, 1)
     limit = f"at most {args.max_steps:,} steps" if args.max_steps else "at most each config's own budget"
-    print(f"{spec.name}: evaluation mean ≥ {args.threshold:g} on {spec.eval.during_training_episodes} episodes "
-          f"every {args.eval_every:,} steps; {limit}; {args.jobs} runs at once\n", flush=True)
+    print(
+        f"{spec.name}: evaluation mean ≥ {args.threshold:g} on {spec.eval.during_training_episodes} episodes "
+        f"every {args.eval_every:,} steps; {limit}; {args.jobs} runs at once\n",
+        flush=True,
+    )
 
     # pairs: seed s of every config together, so each config meets the same machine load
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
@@ -368,15 +431,22 @@ def main() -> None:
     keys = [config_key(c) for c in args.config]
     if refusal := headline_refusal(keys, seeds, chosen):
         print(f"Note: {refusal}\n", flush=True)
-    settings = {"game": spec.slug, "threshold": args.threshold, "eval_every": args.eval_every,
-                "max_steps": args.max_steps}
+    settings = {
+        "game": spec.slug,
+        "threshold": args.threshold,
+        "eval_every": args.eval_every,
+        "max_steps": args.max_steps,
+    }
     if (args.resume or args.report) and not args.json:
         ap.error(f"{'--report' if args.report else '--resume'} needs --json (the file that keeps finished pairs)")
     kept, others = kept_pairs(args, settings, seeds) if args.resume or args.report else ({}, [])
     if args.report:
         if missing := [s for s in seeds if s not in kept]:
-            print(f"Not in {args.json} as whole pairs with these settings: seeds {', '.join(map(str, missing))}; "
-                  f"the report covers the others.", flush=True)
+            print(
+                f"Not in {args.json} as whole pairs with these settings: seeds {', '.join(map(str, missing))}; "
+                f"the report covers the others.",
+                flush=True,
+            )
             seeds = sorted(kept)
         if not seeds:
             sys.exit(f"{args.json} holds no whole pair for these configs, seeds and settings")

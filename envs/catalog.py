@@ -106,84 +106,176 @@ def _add(spec: GameSpec) -> None:
     GAMES[spec.slug] = spec
 
 
-_add(GameSpec(
-    slug="cartpole", name="CartPole", env_id="CartPole-v1", family="classic",
-    keymap=DiscreteKeyMap({("ArrowLeft",): 0, ("ArrowRight",): 1}, default=0,
-                          labels={0: "push cart left", 1: "push cart right"}),
-    solved_threshold=475.0, solved_source="gymnasium reward_threshold",
-    bar=Bar(500.0), reference=Reference(500.0, 0.0, 100_000, _ZOO), render_fps=50,
-    description="Balance a pole on a cart by pushing it left or right; 500 steps is a perfect episode.",
-))
-_add(GameSpec(
-    slug="acrobot", name="Acrobot", env_id="Acrobot-v1", family="classic",
-    keymap=DiscreteKeyMap({("ArrowLeft",): 0, ("ArrowRight",): 2}, default=1,
-                          labels={0: "torque −1", 1: "no torque", 2: "torque +1"}),
-    solved_threshold=-100.0, solved_source="gymnasium reward_threshold",
-    bar=Bar(-80.0), reference=Reference(-73.5, 18.2, 1_000_000, _ZOO), render_fps=15, normalize=True,
-    description="Swing the two-link arm's tip above the line as fast as possible.",
-))
-_add(GameSpec(
-    slug="pendulum", name="Pendulum", env_id="Pendulum-v1", family="classic",
-    keymap=ContinuousKeyMap({"ArrowLeft": (0, -2.0), "ArrowRight": (0, 2.0)}, default=(0.0,),
-                            dim_names=("torque",)),
-    solved_threshold=-200.0, solved_source="no gymnasium threshold; the project's bar",
-    bar=Bar(-200.0), reference=Reference(-172.2, 104.2, 100_000, _ZOO), render_fps=30,
-    description="Swing the pendulum up and hold it upright with as little torque as possible.",
-))
-_add(GameSpec(
-    slug="lunarlander", name="LunarLander", env_id="LunarLander-v3", family="box2d",
-    keymap=DiscreteKeyMap({("ArrowUp",): 2, ("ArrowLeft",): 1, ("ArrowRight",): 3}, default=0,
-                          labels={0: "do nothing", 1: "fire left engine", 2: "fire main engine",
-                                  3: "fire right engine"}),
-    solved_threshold=200.0, solved_source="gymnasium reward_threshold",
-    bar=Bar(200.0, "mean_minus_std"),
-    reference=Reference(242.1, 31.8, 1_000_000, _ZOO + ", LunarLander-v2 row (no v3 row)"), render_fps=50,
-    description="Land between the flags softly; firing engines costs fuel.",
-))
-_add(GameSpec(
-    slug="lunarlander-continuous", name="LunarLander (continuous)", env_id="LunarLander-v3", family="box2d",
-    env_kwargs={"continuous": True},
-    keymap=ContinuousKeyMap({"ArrowUp": (0, 2.0), "ArrowDown": (0, -1.0),
-                             "ArrowLeft": (1, -1.0), "ArrowRight": (1, 1.0)},
-                            default=(-1.0, 0.0), dim_names=("main engine", "side engines")),
-    solved_threshold=200.0, solved_source="gymnasium reward_threshold",
-    bar=Bar(250.0), reference=Reference(270.9, 32.1, 1_000_000, _ZOO + ", LunarLanderContinuous-v2 row"),
-    render_fps=50, normalize=True, aliases=("LunarLanderContinuous-v3",),
-    description="LunarLander with throttle: main engine and side engines take continuous values.",
-))
-_add(GameSpec(
-    slug="bipedalwalker", name="BipedalWalker", env_id="BipedalWalker-v3", family="box2d",
-    keymap=ContinuousKeyMap({"q": (0, 1.0), "a": (0, -1.0), "w": (1, 1.0), "s": (1, -1.0),
-                             "o": (2, 1.0), "l": (2, -1.0), "p": (3, 1.0), ";": (3, -1.0)},
-                            default=(0.0, 0.0, 0.0, 0.0),
-                            dim_names=("hip 1", "knee 1", "hip 2", "knee 2")),
-    solved_threshold=300.0, solved_source="gymnasium reward_threshold",
-    bar=Bar(280.0), reference=Reference(287.9, 2.4, 5_000_000, _ZOO), render_fps=50, normalize=True,
-    description="Walk a two-legged robot across rough terrain by driving its four joint motors.",
-))
-_add(GameSpec(
-    slug="pong", name="Pong", env_id="ALE/Pong-v5", family="atari",
-    # Equivalent to the Zoo's PongNoFrameskip-v4: SB3's AtariWrapper does the frame skipping, so the ALE
-    # env must not skip (frameskip=1) nor repeat actions at random (repeat_action_probability=0).
-    env_kwargs={"frameskip": 1, "repeat_action_probability": 0.0, "full_action_space": False},
-    keymap=DiscreteKeyMap({("ArrowUp",): 2, ("ArrowDown",): 3, (" ",): 1, ("ArrowUp", " "): 4,
-                           ("ArrowDown", " "): 5}, default=0,
-                          labels={0: "NOOP", 1: "FIRE", 2: "UP", 3: "DOWN", 4: "UP+FIRE", 5: "DOWN+FIRE"}),
-    solved_threshold=18.0, solved_source="the project's bar (no gymnasium threshold)",
-    bar=Bar(18.0), reference=Reference(20.99, 0.11, 10_000_000, _ZOO + ", PongNoFrameskip-v4"),
-    render_fps=15, frame_stack=4, eval=_ATARI_EVAL, aliases=("PongNoFrameskip-v4",),
-    description="Return the ball past the computer's paddle; first to 21 wins.",
-))
-_add(GameSpec(
-    slug="breakout", name="Breakout", env_id="ALE/Breakout-v5", family="atari",
-    env_kwargs={"frameskip": 1, "repeat_action_probability": 0.0, "full_action_space": False},
-    keymap=DiscreteKeyMap({("ArrowRight",): 2, ("ArrowLeft",): 3, (" ",): 1}, default=0,
-                          labels={0: "NOOP", 1: "FIRE (launch ball)", 2: "RIGHT", 3: "LEFT"}),
-    solved_threshold=100.0, solved_source="the project's bar (no gymnasium threshold)",
-    bar=Bar(100.0), reference=Reference(398.0, 33.3, 10_000_000, _ZOO + ", BreakoutNoFrameskip-v4"),
-    render_fps=15, frame_stack=4, eval=_ATARI_EVAL, aliases=("BreakoutNoFrameskip-v4",),
-    description="Break the bricks with the ball; don't let it past the paddle.",
-))
+_add(
+    GameSpec(
+        slug="cartpole",
+        name="CartPole",
+        env_id="CartPole-v1",
+        family="classic",
+        keymap=DiscreteKeyMap(
+            {("ArrowLeft",): 0, ("ArrowRight",): 1}, default=0, labels={0: "push cart left", 1: "push cart right"}
+        ),
+        solved_threshold=475.0,
+        solved_source="gymnasium reward_threshold",
+        bar=Bar(500.0),
+        reference=Reference(500.0, 0.0, 100_000, _ZOO),
+        render_fps=50,
+        description="Balance a pole on a cart by pushing it left or right; 500 steps is a perfect episode.",
+    )
+)
+_add(
+    GameSpec(
+        slug="acrobot",
+        name="Acrobot",
+        env_id="Acrobot-v1",
+        family="classic",
+        keymap=DiscreteKeyMap(
+            {("ArrowLeft",): 0, ("ArrowRight",): 2}, default=1, labels={0: "torque −1", 1: "no torque", 2: "torque +1"}
+        ),
+        solved_threshold=-100.0,
+        solved_source="gymnasium reward_threshold",
+        bar=Bar(-80.0),
+        reference=Reference(-73.5, 18.2, 1_000_000, _ZOO),
+        render_fps=15,
+        normalize=True,
+        description="Swing the two-link arm's tip above the line as fast as possible.",
+    )
+)
+_add(
+    GameSpec(
+        slug="pendulum",
+        name="Pendulum",
+        env_id="Pendulum-v1",
+        family="classic",
+        keymap=ContinuousKeyMap(
+            {"ArrowLeft": (0, -2.0), "ArrowRight": (0, 2.0)}, default=(0.0,), dim_names=("torque",)
+        ),
+        solved_threshold=-200.0,
+        solved_source="no gymnasium threshold; the project's bar",
+        bar=Bar(-200.0),
+        reference=Reference(-172.2, 104.2, 100_000, _ZOO),
+        render_fps=30,
+        description="Swing the pendulum up and hold it upright with as little torque as possible.",
+    )
+)
+_add(
+    GameSpec(
+        slug="lunarlander",
+        name="LunarLander",
+        env_id="LunarLander-v3",
+        family="box2d",
+        keymap=DiscreteKeyMap(
+            {("ArrowUp",): 2, ("ArrowLeft",): 1, ("ArrowRight",): 3},
+            default=0,
+            labels={0: "do nothing", 1: "fire left engine", 2: "fire main engine", 3: "fire right engine"},
+        ),
+        solved_threshold=200.0,
+        solved_source="gymnasium reward_threshold",
+        bar=Bar(200.0, "mean_minus_std"),
+        reference=Reference(242.1, 31.8, 1_000_000, _ZOO + ", LunarLander-v2 row (no v3 row)"),
+        render_fps=50,
+        description="Land between the flags softly; firing engines costs fuel.",
+    )
+)
+_add(
+    GameSpec(
+        slug="lunarlander-continuous",
+        name="LunarLander (continuous)",
+        env_id="LunarLander-v3",
+        family="box2d",
+        env_kwargs={"continuous": True},
+        keymap=ContinuousKeyMap(
+            {"ArrowUp": (0, 2.0), "ArrowDown": (0, -1.0), "ArrowLeft": (1, -1.0), "ArrowRight": (1, 1.0)},
+            default=(-1.0, 0.0),
+            dim_names=("main engine", "side engines"),
+        ),
+        solved_threshold=200.0,
+        solved_source="gymnasium reward_threshold",
+        bar=Bar(250.0),
+        reference=Reference(270.9, 32.1, 1_000_000, _ZOO + ", LunarLanderContinuous-v2 row"),
+        render_fps=50,
+        normalize=True,
+        aliases=("LunarLanderContinuous-v3",),
+        description="LunarLander with throttle: main engine and side engines take continuous values.",
+    )
+)
+_add(
+    GameSpec(
+        slug="bipedalwalker",
+        name="BipedalWalker",
+        env_id="BipedalWalker-v3",
+        family="box2d",
+        keymap=ContinuousKeyMap(
+            {
+                "q": (0, 1.0),
+                "a": (0, -1.0),
+                "w": (1, 1.0),
+                "s": (1, -1.0),
+                "o": (2, 1.0),
+                "l": (2, -1.0),
+                "p": (3, 1.0),
+                ";": (3, -1.0),
+            },
+            default=(0.0, 0.0, 0.0, 0.0),
+            dim_names=("hip 1", "knee 1", "hip 2", "knee 2"),
+        ),
+        solved_threshold=300.0,
+        solved_source="gymnasium reward_threshold",
+        bar=Bar(280.0),
+        reference=Reference(287.9, 2.4, 5_000_000, _ZOO),
+        render_fps=50,
+        normalize=True,
+        description="Walk a two-legged robot across rough terrain by driving its four joint motors.",
+    )
+)
+_add(
+    GameSpec(
+        slug="pong",
+        name="Pong",
+        env_id="ALE/Pong-v5",
+        family="atari",
+        # Equivalent to the Zoo's PongNoFrameskip-v4: SB3's AtariWrapper does the frame skipping, so the ALE
+        # env must not skip (frameskip=1) nor repeat actions at random (repeat_action_probability=0).
+        env_kwargs={"frameskip": 1, "repeat_action_probability": 0.0, "full_action_space": False},
+        keymap=DiscreteKeyMap(
+            {("ArrowUp",): 2, ("ArrowDown",): 3, (" ",): 1, ("ArrowUp", " "): 4, ("ArrowDown", " "): 5},
+            default=0,
+            labels={0: "NOOP", 1: "FIRE", 2: "UP", 3: "DOWN", 4: "UP+FIRE", 5: "DOWN+FIRE"},
+        ),
+        solved_threshold=18.0,
+        solved_source="the project's bar (no gymnasium threshold)",
+        bar=Bar(18.0),
+        reference=Reference(20.99, 0.11, 10_000_000, _ZOO + ", PongNoFrameskip-v4"),
+        render_fps=15,
+        frame_stack=4,
+        eval=_ATARI_EVAL,
+        aliases=("PongNoFrameskip-v4",),
+        description="Return the ball past the computer's paddle; first to 21 wins.",
+    )
+)
+_add(
+    GameSpec(
+        slug="breakout",
+        name="Breakout",
+        env_id="ALE/Breakout-v5",
+        family="atari",
+        env_kwargs={"frameskip": 1, "repeat_action_probability": 0.0, "full_action_space": False},
+        keymap=DiscreteKeyMap(
+            {("ArrowRight",): 2, ("ArrowLeft",): 3, (" ",): 1},
+            default=0,
+            labels={0: "NOOP", 1: "FIRE (launch ball)", 2: "RIGHT", 3: "LEFT"},
+        ),
+        solved_threshold=100.0,
+        solved_source="the project's bar (no gymnasium threshold)",
+        bar=Bar(100.0),
+        reference=Reference(398.0, 33.3, 10_000_000, _ZOO + ", BreakoutNoFrameskip-v4"),
+        render_fps=15,
+        frame_stack=4,
+        eval=_ATARI_EVAL,
+        aliases=("BreakoutNoFrameskip-v4",),
+        description="Break the bricks with the ball; don't let it past the paddle.",
+    )
+)
 
 
 def game_ids(spec: GameSpec) -> tuple[str, ...]:

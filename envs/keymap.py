@@ -43,7 +43,9 @@ class DiscreteKeyMap:
 
     def legend(self) -> list[tuple[str, str]]:
         """(keys, what they do) rows for the screen."""
-        rows = [(" + ".join(_pretty(k) for k in combo), self.labels.get(a, str(a))) for combo, a in self.bindings.items()]
+        rows = [
+            (" + ".join(_pretty(k) for k in combo), self.labels.get(a, str(a))) for combo, a in self.bindings.items()
+        ]
         rows.append(("(nothing held)", self.labels.get(self.default, str(self.default))))
         return rows
 

@@ -72,8 +72,11 @@ def _gym_make(spec: GameSpec, render_mode: str | None) -> gym.Env:
     except Exception as exc:
         if spec.is_atari:
             roms = os.environ.get("ALE_ROMS_DIR")
-            hint = (f"ALE_ROMS_DIR is set to {roms}: unset it or put the ROM there" if roms else
-                    "ale-py ships the ROMs, so reinstall it: pip install --force-reinstall ale-py")
+            hint = (
+                f"ALE_ROMS_DIR is set to {roms}: unset it or put the ROM there"
+                if roms
+                else "ale-py ships the ROMs, so reinstall it: pip install --force-reinstall ale-py"
+            )
             raise GameUnavailableError(
                 f"{spec.name} ({spec.env_id}) could not start, its ROM is missing or unreadable ({exc}); {hint}"
             ) from exc

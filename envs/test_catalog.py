@@ -33,9 +33,18 @@ def _has(env, cls):
 
 # --- every game, every purpose --------------------------------------------------------------------
 
+
 def test_catalog_is_what_the_project_ships():
-    assert SLUGS == ["cartpole", "acrobot", "pendulum", "lunarlander", "lunarlander-continuous", "bipedalwalker",
-                     "pong", "breakout"]
+    assert SLUGS == [
+        "cartpole",
+        "acrobot",
+        "pendulum",
+        "lunarlander",
+        "lunarlander-continuous",
+        "bipedalwalker",
+        "pong",
+        "breakout",
+    ]
     assert all(spec.slug == slug for slug, spec in GAMES.items())
     assert tuple(PURPOSES) == ("train", "eval", "human", "replay", "preview")
 
@@ -77,6 +86,7 @@ def test_make_env_accepts_a_slug_and_rejects_an_unknown_purpose():
 
 
 # --- Atari wiring ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("slug", ATARI)
 def test_atari_spec_does_not_skip_or_repeat_in_ale(slug):
@@ -176,6 +186,7 @@ def test_breakout_train_episode_ends_on_life_loss_eval_episode_does_not():
 
 # --- FrameStackLast -------------------------------------------------------------------------------
 
+
 class _CountingImages(gym.Env):
     """2x2x1 uint8 frames filled with 1, 2, 3, ... (reset restarts at 1)."""
 
@@ -251,6 +262,7 @@ def test_frame_stack_last_on_pong():
 
 # --- keymaps --------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("slug", SLUGS)
 def test_keymap_covers_the_action_space(slug):
     spec = GAMES[slug]
@@ -287,8 +299,10 @@ def test_keymap_covers_reports_a_dimension_that_cannot_be_pushed_both_ways():
     assert keymap_covers(ok, box) == []
     # dimension 1 only goes up: it can neither be pushed down nor reach its low bound
     one_way = ContinuousKeyMap({"a": (0, 1.0), "z": (0, -1.0), "s": (1, 1.0)}, default=(0.0, 0.0))
-    assert keymap_covers(one_way, box) == ["dimension 1 cannot be pushed both ways",
-                                           "dimension 1 cannot reach its bounds [-1.0, 1.0]"]
+    assert keymap_covers(one_way, box) == [
+        "dimension 1 cannot be pushed both ways",
+        "dimension 1 cannot reach its bounds [-1.0, 1.0]",
+    ]
     # both ways, but too weakly to reach the bounds
     weak = ContinuousKeyMap({"a": (0, 0.5), "z": (0, -0.5), "s": (1, 1.0), "x": (1, -1.0)}, default=(0.0, 0.0))
     assert keymap_covers(weak, box) == ["dimension 0 cannot reach its bounds [-1.0, 1.0]"]
@@ -343,6 +357,7 @@ def test_keymap_legends_name_every_binding():
 
 # --- get_spec -------------------------------------------------------------------------------------
 
+
 def test_get_spec_unknown_slug_lists_known_games():
     with pytest.raises(envs.UnknownGameError) as info:
         get_spec("nope")
@@ -385,8 +400,7 @@ def test_aliases_are_every_other_registered_id_of_the_same_game():
     made = {}
     for spec in GAMES.values():
         made[spec.slug] = _registered_as(spec.env_id, spec.env_kwargs)
-        same = {i for i, e in gym.registry.items()
-                if (e.entry_point, e.kwargs, e.max_episode_steps) == made[spec.slug]}
+        same = {i for i, e in gym.registry.items() if (e.entry_point, e.kwargs, e.max_episode_steps) == made[spec.slug]}
         assert set(spec.aliases) == same - {spec.env_id}, spec.slug
     assert made["lunarlander-continuous"] == _registered_as("LunarLanderContinuous-v3", {})
     assert made["pong"] == _registered_as("PongNoFrameskip-v4", {})
@@ -410,6 +424,7 @@ def test_unknown_name_lists_slugs_and_ids():
 
 
 # --- determinism ----------------------------------------------------------------------------------
+
 
 def _play(slug, purpose, seed, steps):
     """Rewards and observations of ``steps`` random actions from a seeded numpy RNG."""
@@ -451,8 +466,11 @@ def test_same_seed_and_actions_replay_identically(slug):
         assert np.array_equal(x, y) and np.array_equal(x, z)
     # and the test has teeth: another seed gives another trajectory
     d_rewards, d_obs, _ = _play(slug, "eval", seed=43, steps=steps)
-    assert (d_rewards != a_rewards or len(d_obs) != len(a_obs)
-            or not all(np.array_equal(x, y) for x, y in zip(a_obs, d_obs, strict=True)))
+    assert (
+        d_rewards != a_rewards
+        or len(d_obs) != len(a_obs)
+        or not all(np.array_equal(x, y) for x, y in zip(a_obs, d_obs, strict=True))
+    )
 
 
 def test_preview_is_the_bare_game_for_a_still_picture():

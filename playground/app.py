@@ -22,9 +22,13 @@ from playground.play_server import Limits, PlayServer, play_route
 async def lifespan(app):
     warm = None
     if warm_videos():
-        warm = subprocess.Popen([sys.executable, "-m", "agents.media.watch", str(models_dir())],
-                                cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, preexec_fn=lambda: os.nice(10))
+        warm = subprocess.Popen(
+            [sys.executable, "-m", "agents.media.watch", str(models_dir())],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=lambda: os.nice(10),
+        )
     try:
         yield {"play": PlayServer(Limits.from_settings())}
     finally:

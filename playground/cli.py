@@ -39,6 +39,7 @@ def _command_line(argv: list[str]) -> str:
 
 def _version() -> str:
     """This project's version and the libraries a run's numbers depend on (read without importing them)."""
+
     def v(dist: str) -> str:
         try:
             return metadata.version(dist)
@@ -50,6 +51,7 @@ def _version() -> str:
 
 
 # --- arguments that name a game: parsed into the slug, so a wrong one is a usage error (exit 2) ----------
+
 
 def _game(text: str) -> str:
     """A game given as its slug or its gymnasium id, as the slug."""
@@ -67,8 +69,9 @@ def _bundle_or_game(text: str) -> str:
         return get_spec(text).slug
     except UnknownGameError as exc:
         looks_like_a_path = "/" in text or "\\" in text
-        raise argparse.ArgumentTypeError(f"no bundle folder {text}, nor a game id: {exc}" if looks_like_a_path
-                                         else str(exc)) from None
+        raise argparse.ArgumentTypeError(
+            f"no bundle folder {text}, nor a game id: {exc}" if looks_like_a_path else str(exc)
+        ) from None
 
 
 def _ablation(text: str) -> str:
@@ -95,11 +98,23 @@ def cmd_games(args) -> int:
 def cmd_train(args) -> int:
     from agents.training.train import TrainOptions, train
 
-    run_dir = train(TrainOptions(
-        game=args.game, seed=args.seed, timesteps=args.timesteps, config_file=args.config, overrides=args.set,
-        out=args.out, resume=args.resume, checkpoint_seconds=args.checkpoint_seconds,
-        checkpoint_every=args.checkpoint_every, threads=args.threads or 1, progress=None if args.quiet else 10.0,
-        command=args.command_line, sb3_log=[f for f in args.sb3_log.split(",") if f] if args.sb3_log else []))
+    run_dir = train(
+        TrainOptions(
+            game=args.game,
+            seed=args.seed,
+            timesteps=args.timesteps,
+            config_file=args.config,
+            overrides=args.set,
+            out=args.out,
+            resume=args.resume,
+            checkpoint_seconds=args.checkpoint_seconds,
+            checkpoint_every=args.checkpoint_every,
+            threads=args.threads or 1,
+            progress=None if args.quiet else 10.0,
+            command=args.command_line,
+            sb3_log=[f for f in args.sb3_log.split(",") if f] if args.sb3_log else [],
+        )
+    )
     print(f"run complete: {run_dir}")
     return 0
 
@@ -107,8 +122,14 @@ def cmd_train(args) -> int:
 def cmd_bundle(args) -> int:
     from agents.bundle.build import build_bundle
 
-    out = build_bundle(args.game, [Path(r) for r in args.runs], out=args.out, command=args.command_line,
-                       replays=args.replays, episodes=args.episodes)
+    out = build_bundle(
+        args.game,
+        [Path(r) for r in args.runs],
+        out=args.out,
+        command=args.command_line,
+        replays=args.replays,
+        episodes=args.episodes,
+    )
     print(f"bundle written: {out}")
     return 0
 
@@ -119,17 +140,23 @@ def cmd_evaluate(args) -> int:
     bundle = Bundle.open(args.bundle)
     result = bundle.evaluate(episodes=args.episodes)
     s = result.summary
-    print(f"{bundle.spec.name} ({bundle.spec.env_id}), {s['episodes']} episodes on seeds "
-          f"{result.seeds[0]}..{result.seeds[-1]}, deterministic={result.deterministic}")
-    print(f"mean {s['mean']:.2f} +/- {s['std']:.2f} (95% CI {s['ci95'][0]:.2f} .. {s['ci95'][1]:.2f}), "
-          f"min {s['min']:.2f}, max {s['max']:.2f}")
+    print(
+        f"{bundle.spec.name} ({bundle.spec.env_id}), {s['episodes']} episodes on seeds "
+        f"{result.seeds[0]}..{result.seeds[-1]}, deterministic={result.deterministic}"
+    )
+    print(
+        f"mean {s['mean']:.2f} +/- {s['std']:.2f} (95% CI {s['ci95'][0]:.2f} .. {s['ci95'][1]:.2f}), "
+        f"min {s['min']:.2f}, max {s['max']:.2f}"
+    )
     bar = bundle.spec.bar
     print(f"bar ({bar.describe()}): {'met' if bar.met_by(s['mean'], s['std']) else 'NOT met'}")
     recorded = bundle.eval_summary()
     if recorded and args.episodes in (None, recorded["episodes"]):
         same = recorded["mean"] == s["mean"] and recorded["std"] == s["std"]
-        print(f"recorded eval.json: mean {recorded['mean']:.2f} +/- {recorded['std']:.2f} "
-              f"({'identical' if same else 'DIFFERS'})")
+        print(
+            f"recorded eval.json: mean {recorded['mean']:.2f} +/- {recorded['std']:.2f} "
+            f"({'identical' if same else 'DIFFERS'})"
+        )
     if args.json:
         print(json.dumps(result.summary))
     return 0
@@ -155,12 +182,16 @@ def cmd_publish(args) -> int:
 
     if args.dry_run:
         plan = plan_publish(args.bundle, args.repo, args.endpoint)
-        print(f"dry run: would commit to {plan.repo_id} on {plan.endpoint}"
-              f"{' (private)' if args.private else ''}, in one commit:")
+        print(
+            f"dry run: would commit to {plan.repo_id} on {plan.endpoint}"
+            f"{' (private)' if args.private else ''}, in one commit:"
+        )
         for line in plan.lines():
             print(f"  {line}")
-        print(f"{len(plan.files) + 1} files ({len(plan.files)} from {plan.bundle.path}, plus {REPLAY_VIDEO}); "
-              "nothing was uploaded")
+        print(
+            f"{len(plan.files) + 1} files ({len(plan.files)} from {plan.bundle.path}, plus {REPLAY_VIDEO}); "
+            "nothing was uploaded"
+        )
         return 0
     out = publish(args.bundle, args.repo, endpoint=args.endpoint, private=args.private)
     if out["changed"]:
@@ -176,25 +207,39 @@ def cmd_pull(args) -> int:
 
     bundle, entry = pull(args.repo, revision=args.revision, endpoint=args.endpoint, log=print)
     s = bundle.eval_summary()
-    print(f"pulled {entry.source}: {bundle.spec.name} ({bundle.spec.env_id}), {bundle.origin}; "
-          f"mean {s['mean']:.2f} +/- {s['std']:.2f} over {s['episodes']} episodes")
-    print(f"every checksum verified, the policy loads and its {len(bundle.replay_names())} replays re-simulate; "
-          f"the files are in {bundle.path}")
-    print(f"the app lists it with the {bundle.spec.slug} agents; "
-          f"re-run its replays with: playground verify {bundle.path}")
+    print(
+        f"pulled {entry.source}: {bundle.spec.name} ({bundle.spec.env_id}), {bundle.origin}; "
+        f"mean {s['mean']:.2f} +/- {s['std']:.2f} over {s['episodes']} episodes"
+    )
+    print(
+        f"every checksum verified, the policy loads and its {len(bundle.replay_names())} replays re-simulate; "
+        f"the files are in {bundle.path}"
+    )
+    print(
+        f"the app lists it with the {bundle.spec.slug} agents; re-run its replays with: playground verify {bundle.path}"
+    )
     return 0
 
 
 def cmd_import(args) -> int:
     from agents.bundle.importer import import_checkpoint
 
-    out = import_checkpoint(args.source, args.game, out=args.out, trust_pickle=args.trust_pickle,
-                            episodes=args.episodes, replays=args.replays, command=args.command_line)
+    out = import_checkpoint(
+        args.source,
+        args.game,
+        out=args.out,
+        trust_pickle=args.trust_pickle,
+        episodes=args.episodes,
+        replays=args.replays,
+        command=args.command_line,
+    )
     from agents.bundle import Bundle
 
     s = Bundle.open(out).eval_summary()
-    print(f"imported {args.source} as {out} (external — not reproduced here); "
-          f"evaluated here: mean {s['mean']:.2f} +/- {s['std']:.2f} over {s['episodes']} episodes")
+    print(
+        f"imported {args.source} as {out} (external — not reproduced here); "
+        f"evaluated here: mean {s['mean']:.2f} +/- {s['std']:.2f} over {s['episodes']} episodes"
+    )
     print(f"the app lists it with the {args.game} agents; check it with: playground verify {out}")
     return 0
 
@@ -223,6 +268,7 @@ def cmd_table(args) -> int:
 
 # --- reproduce and ablate (issue 7): re-run a bundle's training, judge it, save the report -------------
 
+
 def _seed_list(text: str) -> list[int]:
     try:
         return [int(x) for x in text.split(",") if x.strip()]
@@ -233,31 +279,57 @@ def _seed_list(text: str) -> list[int]:
 def _reproduce_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--seeds", type=_seed_list, metavar="S1,S2,...", help="training seeds to run")
     s.add_argument("--n-seeds", type=int, metavar="N", help="run N seeds (default 3)")
-    s.add_argument("-n", "--timesteps", "--n-timesteps", type=int, metavar="STEPS",
-                   help="override the budget (the verdict then says 'not comparable')")
+    s.add_argument(
+        "-n",
+        "--timesteps",
+        "--n-timesteps",
+        type=int,
+        metavar="STEPS",
+        help="override the budget (the verdict then says 'not comparable')",
+    )
     s.add_argument("--episodes", type=int, help="final evaluation episodes (default: the bundle's protocol)")
     s.add_argument("--out", help="folder for the training runs (default runs/reproduce/<game>/<name>-<plan hash>)")
     s.add_argument("--jobs", type=int, help="parallel local training processes (default and maximum: the core count)")
-    s.add_argument("--ray-address", metavar="auto|HOST:PORT|local",
-                   help="run each training as a Ray task on that cluster (pip install 'ppo-playground[ray]')")
-    s.add_argument("--checkpoint-seconds", type=float, default=60.0, metavar="S",
-                   help="checkpoint interval of each run")
+    s.add_argument(
+        "--ray-address",
+        metavar="auto|HOST:PORT|local",
+        help="run each training as a Ray task on that cluster (pip install 'ppo-playground[ray]')",
+    )
+    s.add_argument(
+        "--checkpoint-seconds", type=float, default=60.0, metavar="S", help="checkpoint interval of each run"
+    )
     s.add_argument("--checkpoint-every", type=int, metavar="UPDATES", help="also checkpoint every N PPO updates")
-    s.add_argument("--strict-versions", action="store_true",
-                   help="refuse to run when versions differ from the bundle's")
+    s.add_argument(
+        "--strict-versions", action="store_true", help="refuse to run when versions differ from the bundle's"
+    )
 
 
 def _run_reproduce(args, where, ablation=None) -> int:
     from agents.experiments.reproduce import ReproduceOptions, reproduce
 
-    out = reproduce(ReproduceOptions(
-        bundle=where, seeds=args.seeds, n_seeds=args.n_seeds, timesteps=args.timesteps, episodes=args.episodes,
-        out=args.out, jobs=args.jobs, ray_address=args.ray_address, ablation=ablation,
-        checkpoint_seconds=args.checkpoint_seconds, checkpoint_every=args.checkpoint_every,
-        strict_versions=args.strict_versions, command=args.command_line), say=lambda line: print(line, flush=True))
+    out = reproduce(
+        ReproduceOptions(
+            bundle=where,
+            seeds=args.seeds,
+            n_seeds=args.n_seeds,
+            timesteps=args.timesteps,
+            episodes=args.episodes,
+            out=args.out,
+            jobs=args.jobs,
+            ray_address=args.ray_address,
+            ablation=ablation,
+            checkpoint_seconds=args.checkpoint_seconds,
+            checkpoint_every=args.checkpoint_every,
+            strict_versions=args.strict_versions,
+            command=args.command_line,
+        ),
+        say=lambda line: print(line, flush=True),
+    )
     if out["failed"]:
-        print(f"{out['failed']} run(s) failed (listed in the report); run the same command again to retry them",
-              file=sys.stderr)
+        print(
+            f"{out['failed']} run(s) failed (listed in the report); run the same command again to retry them",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -286,10 +358,14 @@ def _add_reproduce_parsers(sub) -> None:
     s = sub.add_parser("ablate", help="run an ablation from the PPO texts (--list shows them)")
     s.add_argument("name", nargs="?", type=_ablation, help="ablation name")
     s.add_argument("--list", action="store_true", help="list the ablations")
-    s.add_argument("--bundle", type=_bundle_or_game,
-                   help="bundle folder (or game) to compare with and save the report in (default models/<game>)")
+    s.add_argument(
+        "--bundle",
+        type=_bundle_or_game,
+        help="bundle folder (or game) to compare with and save the report in (default models/<game>)",
+    )
     _reproduce_args(s)
     s.set_defaults(func=cmd_ablate)
+
 
 # --- end reproduce and ablate ---------------------------------------------------------------------
 
@@ -298,7 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="playground",
         description="PPO Playground: train, evaluate and verify PPO agents; publish, pull and import them.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="cmd", metavar="command", required=True)
 
@@ -313,8 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one hyperparameter")
     s.add_argument("--out", help="run folder (default runs/<game>/seed<S>)")
     s.add_argument("--resume", action="store_true", help="continue a killed run from its last checkpoint")
-    s.add_argument("--checkpoint-seconds", type=float, default=60.0, metavar="S",
-                   help="checkpoint after the first PPO update S seconds after the last checkpoint (default 60)")
+    s.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="checkpoint after the first PPO update S seconds after the last checkpoint (default 60)",
+    )
     s.add_argument("--checkpoint-every", type=int, metavar="UPDATES", help="also checkpoint every N PPO updates")
     s.add_argument("--threads", type=int, help="torch threads (default 1; 2 helps CNNs on an otherwise idle machine)")
     s.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -341,8 +424,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("publish", help="publish a bundle to a Hugging Face Hub repo, in one commit")
     s.add_argument("bundle", type=_bundle_or_game, help="bundle folder, or game (slug or gymnasium id)")
-    s.add_argument("--repo", required=True, metavar="ORG/NAME",
-                   help="target repo; ORG alone means ORG/ppo-<EnvId>, the RL Zoo's naming")
+    s.add_argument(
+        "--repo",
+        required=True,
+        metavar="ORG/NAME",
+        help="target repo; ORG alone means ORG/ppo-<EnvId>, the RL Zoo's naming",
+    )
     s.add_argument("--endpoint", metavar="URL", help="Hub URL (default $HF_ENDPOINT, else https://huggingface.co)")
     s.add_argument("--private", action="store_true", help="create the repo private")
     s.add_argument("--dry-run", action="store_true", help="list what would be committed; upload nothing")
@@ -356,11 +443,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("import", help="turn an SB3 PPO zip or RL Zoo run into a bundle, without unpickling")
     s.add_argument("source", help="an SB3 .zip, or an RL Zoo run folder (logs/ppo/<EnvId>_<n>)")
-    s.add_argument("--game", type=_game, required=True,
-                   help="the game it was trained on: slug or gymnasium id (see `playground games`)")
+    s.add_argument(
+        "--game",
+        type=_game,
+        required=True,
+        help="the game it was trained on: slug or gymnasium id (see `playground games`)",
+    )
     s.add_argument("--out", help="bundle folder (default $PLAYGROUND_DATA/imported/<game>-<name>)")
-    s.add_argument("--trust-pickle", action="store_true",
-                   help="allow unpickling the run's vecnormalize.pkl (runs any code in it: only for sources you trust)")
+    s.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="allow unpickling the run's vecnormalize.pkl (runs any code in it: only for sources you trust)",
+    )
     s.add_argument("--episodes", type=int, help="evaluation episodes (default: the game's protocol, 100)")
     s.add_argument("--replays", type=int, default=5, help="replays to record")
     s.set_defaults(func=cmd_import)

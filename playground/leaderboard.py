@@ -69,8 +69,18 @@ def record(result: dict[str, Any], player: str, path: Path | None = None) -> int
         cur = conn.execute(
             "INSERT INTO results (game, mode, seed, player, human_return, human_steps, agent_return, agent_steps,"
             " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (result["game"], result["mode"], int(result["seed"]), clean_player(player), result.get("human_return"),
-             result.get("human_steps"), result.get("agent_return"), result.get("agent_steps"), time.time()))
+            (
+                result["game"],
+                result["mode"],
+                int(result["seed"]),
+                clean_player(player),
+                result.get("human_return"),
+                result.get("human_steps"),
+                result.get("agent_return"),
+                result.get("agent_steps"),
+                time.time(),
+            ),
+        )
         conn.execute("COMMIT")
         assert cur.lastrowid is not None  # sqlite3 sets it after every INSERT
         return cur.lastrowid
@@ -93,14 +103,25 @@ def winner(result: dict[str, Any]) -> str | None:
 def board(game: str, limit: int = 10, path: Path | None = None) -> dict[str, Any]:
     """Best human scores (Versus and Solo) and how often people beat the agent in Versus."""
     with closing(_connect(path)) as conn:
-        best = [dict(r) for r in conn.execute(
-            "SELECT player, human_return, human_steps, mode, seed, agent_return, finished_at FROM results"
-            " WHERE game = ? AND mode IN ('versus', 'solo') ORDER BY human_return DESC, finished_at ASC LIMIT ?",
-            (game, limit))]
+        best = [
+            dict(r)
+            for r in conn.execute(
+                "SELECT player, human_return, human_steps, mode, seed, agent_return, finished_at FROM results"
+                " WHERE game = ? AND mode IN ('versus', 'solo') ORDER BY human_return DESC, finished_at ASC LIMIT ?",
+                (game, limit),
+            )
+        ]
         row = conn.execute(
             "SELECT COUNT(*) AS n, COALESCE(SUM(human_return > agent_return), 0) AS wins,"
             " COALESCE(SUM(human_return = agent_return), 0) AS draws FROM results"
-            " WHERE game = ? AND mode = 'versus'", (game,)).fetchone()
+            " WHERE game = ? AND mode = 'versus'",
+            (game,),
+        ).fetchone()
     n, wins, draws = int(row["n"]), int(row["wins"]), int(row["draws"])
-    return {"best": best, "versus_games": n, "human_wins": wins, "draws": draws,
-            "human_win_rate": wins / n if n else None}
+    return {
+        "best": best,
+        "versus_games": n,
+        "human_wins": wins,
+        "draws": draws,
+        "human_win_rate": wins / n if n else None,
+    }

@@ -3,7 +3,6 @@
 ``?game=<slug>&page=watch|evidence|play`` opens that view of that game.
 """
 
-
 import streamlit as st
 
 from playground.ui import literal

@@ -37,8 +37,11 @@ def run(page=None, game=None, **extra):
 
 
 def text(at) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "subheader", "title", "header", "warning", "error", "info")
-             for e in getattr(at, kind)]
+    parts = [
+        e.value
+        for kind in ("markdown", "caption", "subheader", "title", "header", "warning", "error", "info")
+        for e in getattr(at, kind)
+    ]
     return "\n".join(str(p) for p in parts)
 
 
@@ -118,8 +121,18 @@ def test_play_page_shows_the_leaderboard(monkeypatch, tmp_path):
 
     monkeypatch.setenv("PLAYGROUND_DATA", str(tmp_path / "data"))
     for human in (120.0, 260.0):
-        leaderboard.record({"game": "lunarlander", "mode": "versus", "seed": 4, "human_return": human,
-                            "human_steps": 300, "agent_return": 250.0, "agent_steps": 280}, "ada")
+        leaderboard.record(
+            {
+                "game": "lunarlander",
+                "mode": "versus",
+                "seed": 4,
+                "human_return": human,
+                "human_steps": 300,
+                "agent_return": 250.0,
+                "agent_steps": 280,
+            },
+            "ada",
+        )
     at = run("play", "lunarlander")
     assert not at.exception
     assert "People beat the agent in 1 of 2 Versus games (50%)" in text(at)
@@ -181,9 +194,21 @@ def test_evidence_page_lists_every_saved_reproduction(tmp_path, monkeypatch):
         plan = plan_reproduction(b, seeds=[7, 8], out=tmp_path / "w", ablation=ablation)
         results = {}
         for key in plan.tasks():
-            results[key] = TaskResult(key, True, value={
-                "final_eval": ev, "diagnostics_csv": diag, "eval_csv": "timesteps\n", "epochs_csv": None,
-                "timesteps": 100096, "wall_seconds": 30.0, "trained": "trained", "commands": ["x"]}, where={"pid": 1})
+            results[key] = TaskResult(
+                key,
+                True,
+                value={
+                    "final_eval": ev,
+                    "diagnostics_csv": diag,
+                    "eval_csv": "timesteps\n",
+                    "epochs_csv": None,
+                    "timesteps": 100096,
+                    "wall_seconds": 30.0,
+                    "trained": "trained",
+                    "commands": ["x"],
+                },
+                where={"pid": 1},
+            )
         key = next(iter(results))
         results[key] = TaskResult(key, False, error="ValueError: boom")
         _, files = build_report(plan, b, results, version_check(b))
@@ -205,8 +230,14 @@ def test_evidence_page_lists_every_saved_reproduction(tmp_path, monkeypatch):
 
 # --- hostile input: agents from anywhere, links from anyone (issue 18) ---------------------------------------
 
-HOSTILE = ("eval-without-summary", "nan-weights", "other-game-policy", "wrong-normaliser", "malformed-normaliser",
-           "no-health")
+HOSTILE = (
+    "eval-without-summary",
+    "nan-weights",
+    "other-game-policy",
+    "wrong-normaliser",
+    "malformed-normaliser",
+    "no-health",
+)
 
 
 def hostile_bundle(kind: str, where: Path, base: str = "cartpole") -> Path:
@@ -229,8 +260,13 @@ def hostile_bundle(kind: str, where: Path, base: str = "cartpole") -> Path:
             shutil.copy(MODELS / "acrobot" / name, where / name)
     elif kind == "wrong-normaliser":  # statistics for 3 observations; CartPole has 4, Acrobot 6
         desc = json.loads((where / "policy.json").read_text())
-        desc["normalization"] = {"obs_mean": [0.0] * 3, "obs_var": [1.0] * 3, "clip_obs": 10.0, "epsilon": 1e-8,
-                                 "count": 1.0}
+        desc["normalization"] = {
+            "obs_mean": [0.0] * 3,
+            "obs_var": [1.0] * 3,
+            "clip_obs": 10.0,
+            "epsilon": 1e-8,
+            "count": 1.0,
+        }
         (where / "policy.json").write_text(json.dumps(desc))
     elif kind == "malformed-normaliser":  # the policy cannot even be built
         desc = json.loads((where / "policy.json").read_text())
@@ -317,8 +353,10 @@ def test_play_offers_solo_only_when_the_policy_cannot_be_built(tmp_path, monkeyp
 
 
 ATTACKER = "attacker.invalid"
-PAYLOAD = (f"`` ![x](http://{ATTACKER}/pixel.png) [Session expired – sign in again](https://{ATTACKER}/login)"
-           f"\n\n<img src=http://{ATTACKER}/raw.png> www.{ATTACKER} **bold** :red[red] $x$")
+PAYLOAD = (
+    f"`` ![x](http://{ATTACKER}/pixel.png) [Session expired – sign in again](https://{ATTACKER}/login)"
+    f"\n\n<img src=http://{ATTACKER}/raw.png> www.{ATTACKER} **bold** :red[red] $x$"
+)
 """A crafted query parameter: an image the browser would fetch, a phishing link, a blank line that would end a
 code span, raw HTML, a bare URL (GFM autolinks those), emphasis, a colour directive and LaTeX."""
 
@@ -368,8 +406,18 @@ def outside_markdown(body: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("view, param", [(None, "game"), ("watch", "game"), ("evidence", "game"), ("play", "game"),
-                                         (None, "page"), ("watch", "agent"), ("evidence", "agent")])
+@pytest.mark.parametrize(
+    "view, param",
+    [
+        (None, "game"),
+        ("watch", "game"),
+        ("evidence", "game"),
+        ("play", "game"),
+        (None, "page"),
+        ("watch", "agent"),
+        ("evidence", "agent"),
+    ],
+)
 def test_query_parameters_are_shown_as_text(view, param):
     """A crafted link's parameter is echoed in the page's message, as text: nothing of it becomes a link, an image,
     HTML or an autolinked URL (checked on every Markdown string of the page, parsed as CommonMark)."""
@@ -388,8 +436,7 @@ def test_player_names_on_the_leaderboard_are_text(monkeypatch, tmp_path):
     from playground import leaderboard
 
     name = f"![x](http://{ATTACKER}/p.png)"
-    leaderboard.record({"game": "cartpole", "mode": "solo", "seed": 1, "human_return": 30.0, "human_steps": 30},
-                       name)
+    leaderboard.record({"game": "cartpole", "mode": "solo", "seed": 1, "human_return": 30.0, "human_steps": 30}, name)
     at = run("play", "cartpole")
     assert not at.exception
     assert list(at.dataframe[0].value["player"]) == [name]

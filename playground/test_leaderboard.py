@@ -13,8 +13,15 @@ def db(tmp_path):
 
 
 def result(game="lunarlander", mode="versus", human=10.0, agent=200.0, seed=1):
-    return {"game": game, "mode": mode, "seed": seed, "human_return": human, "human_steps": 100,
-            "agent_return": agent if mode != "solo" else None, "agent_steps": 300 if mode != "solo" else None}
+    return {
+        "game": game,
+        "mode": mode,
+        "seed": seed,
+        "human_return": human,
+        "human_steps": 100,
+        "agent_return": agent if mode != "solo" else None,
+        "agent_steps": 300 if mode != "solo" else None,
+    }
 
 
 def test_a_result_is_stored_and_read_back(db):

@@ -219,8 +219,9 @@ def pick_game(key: str, only_bundled: bool = False) -> GameSpec | None:
     # "bundled" includes broken bundles, so that their error is shown rather than another game
     slugs = [s for s in GAMES if not only_bundled or agents(s)] or list(GAMES)
     default = from_url.slug if from_url and from_url.slug in slugs else slugs[0]
-    slug = st.selectbox("Game", slugs, index=slugs.index(default), key=key,
-                        format_func=lambda s: f"{GAMES[s].name} · {GAMES[s].env_id}")
+    slug = st.selectbox(
+        "Game", slugs, index=slugs.index(default), key=key, format_func=lambda s: f"{GAMES[s].name} · {GAMES[s].env_id}"
+    )
     if st.query_params.get("game") != slug:
         st.query_params["game"] = slug
     return GAMES[slug]
@@ -234,11 +235,13 @@ def score_line(b: Bundle) -> str:
     ref = spec.reference
     met = spec.bar.met_by(s["mean"], s["std"])
     steps = b.manifest.steps_of_shipped_seed()
-    return (f"**{s['mean']:.2f} ± {s['std']:.2f}** over {int(s['episodes'])} episodes "
-            f"(95 % CI {s['ci95'][0]:.2f} … {s['ci95'][1]:.2f}) · solved threshold {spec.solved_threshold:g} · "
-            + (f"trained {steps:,} steps · " if isinstance(steps, int) else "")
-            + (f"Zoo {ref.mean:g} ± {ref.std:g} after {ref.timesteps:,} steps" if ref else "no Zoo reference")
-            + f" · bar {spec.bar.describe()}: {'met' if met else 'not met'}")
+    return (
+        f"**{s['mean']:.2f} ± {s['std']:.2f}** over {int(s['episodes'])} episodes "
+        f"(95 % CI {s['ci95'][0]:.2f} … {s['ci95'][1]:.2f}) · solved threshold {spec.solved_threshold:g} · "
+        + (f"trained {steps:,} steps · " if isinstance(steps, int) else "")
+        + (f"Zoo {ref.mean:g} ± {ref.std:g} after {ref.timesteps:,} steps" if ref else "no Zoo reference")
+        + f" · bar {spec.bar.describe()}: {'met' if met else 'not met'}"
+    )
 
 
 VERDICT_ICONS = {"healthy": "🟢", "watch": "🟡", "unhealthy": "🔴", "no data": "⚪"}
@@ -268,8 +271,7 @@ def pick_agent(spec: GameSpec, key: str) -> Agent | None:
     choice = wanted
     if len(options) > 1:
         labels = {a.key: a.source for a in options}
-        choice = st.selectbox("Agent", keys, index=keys.index(wanted), key=f"{key}-{spec.slug}",
-                              format_func=labels.get)
+        choice = st.selectbox("Agent", keys, index=keys.index(wanted), key=f"{key}-{spec.slug}", format_func=labels.get)
     if choice == "bundled" and "agent" in st.query_params:
         del st.query_params["agent"]
     elif choice != "bundled" and st.query_params.get("agent") != choice:
@@ -277,8 +279,9 @@ def pick_agent(spec: GameSpec, key: str) -> Agent | None:
     return options[keys.index(choice)]
 
 
-def game_and_agent(key: str, agent_key: str,
-                   only_bundled: bool = False) -> tuple[GameSpec, Agent | None, Bundle | None]:
+def game_and_agent(
+    key: str, agent_key: str, only_bundled: bool = False
+) -> tuple[GameSpec, Agent | None, Bundle | None]:
     """A page's prologue: the picked game, its picked agent and that agent's bundle (None when the game has
     no agent). An unknown game goes to the gallery; a broken bundle shows its error and stops the page."""
     spec = pick_game(key, only_bundled)
@@ -314,14 +317,17 @@ def pull_box(spec: GameSpec) -> None:
                 st.error(literal(exc))
                 return
             if entry.game != spec.slug:
-                st.warning(f"{literal(entry.source)} plays {b.spec.name}, not {spec.name}: it is listed on that "
-                           "game's pages.")
+                st.warning(
+                    f"{literal(entry.source)} plays {b.spec.name}, not {spec.name}: it is listed on that game's pages."
+                )
                 return
             st.query_params["agent"] = entry.id
             st.rerun()
-        st.caption("Downloads the bundle's files into huggingface_hub's cache (HF_ENDPOINT, HF_HUB_OFFLINE apply) "
-                   "and verifies every checksum in its manifest before it can be used. `playground pull ORG/NAME` "
-                   "does the same from the command line.")
+        st.caption(
+            "Downloads the bundle's files into huggingface_hub's cache (HF_ENDPOINT, HF_HUB_OFFLINE apply) "
+            "and verifies every checksum in its manifest before it can be used. `playground pull ORG/NAME` "
+            "does the same from the command line."
+        )
 
 
 @st.cache_data(show_spinner=False)
@@ -329,7 +335,12 @@ def reproduction_curves(path: str, report_id: str) -> pd.DataFrame:
     """Every run of a saved reproduction's training curve, with ``variant`` and ``seed`` columns."""
     b, _ = bundle_at(path)
     report = next(r for r in b.reproductions() if r["id"] == report_id)
-    frames = [pd.DataFrame(b.reproduction_rows(report_id, f"{v['key']}/training-seed{s['seed']}.csv"))
-              .assign(variant=v["name"], seed=str(s["seed"]))
-              for v in report["variants"] for s in v["seeds"] if s["ok"]]
+    frames = [
+        pd.DataFrame(b.reproduction_rows(report_id, f"{v['key']}/training-seed{s['seed']}.csv")).assign(
+            variant=v["name"], seed=str(s["seed"])
+        )
+        for v in report["variants"]
+        for s in v["seeds"]
+        if s["ok"]
+    ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -34,14 +34,24 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-GIT_ENV = {"GIT_AUTHOR_NAME": "hub", "GIT_AUTHOR_EMAIL": "hub@localhost", "GIT_COMMITTER_NAME": "hub",
-           "GIT_COMMITTER_EMAIL": "hub@localhost", "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
-           "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "hub",
+    "GIT_AUTHOR_EMAIL": "hub@localhost",
+    "GIT_COMMITTER_NAME": "hub",
+    "GIT_COMMITTER_EMAIL": "hub@localhost",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+}
 
 
 def git(repo: Path, *args: str, stdin: bytes | None = None, env: dict | None = None) -> str:
-    out = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True, check=True,
-                         env={**os.environ, **GIT_ENV, **(env or {})})
+    out = subprocess.run(
+        ["git", "-C", str(repo), *args],
+        input=stdin,
+        capture_output=True,
+        check=True,
+        env={**os.environ, **GIT_ENV, **(env or {})},
+    )
     return out.stdout.decode().strip()
 
 
@@ -79,19 +89,20 @@ class FakeHub:
         return {line.split("\t", 1)[1]: line.split()[2] for line in out.splitlines() if line}
 
     def read(self, repo_id: str, path: str, rev: str = "main") -> bytes:
-        return subprocess.run(["git", "-C", str(self.repo_dir(repo_id)), "show", f"{rev}:{path}"],
-                              capture_output=True, check=True).stdout
+        return subprocess.run(
+            ["git", "-C", str(self.repo_dir(repo_id)), "show", f"{rev}:{path}"], capture_output=True, check=True
+        ).stdout
 
     def create(self, repo_id: str) -> None:
         d = self.repo_dir(repo_id)
         d.mkdir(parents=True)
         git(d, "init", "-q", "-b", "main")
         # the real Hub starts every repo with a .gitattributes commit
-        self.commit(repo_id, {".gitattributes": b"*.zip filter=lfs diff=lfs merge=lfs -text\n"}, set(),
-                    "initial commit", None)
+        self.commit(
+            repo_id, {".gitattributes": b"*.zip filter=lfs diff=lfs merge=lfs -text\n"}, set(), "initial commit", None
+        )
 
-    def commit(self, repo_id: str, adds: dict[str, bytes], deletes: set[str], message: str,
-               parent: str | None) -> str:
+    def commit(self, repo_id: str, adds: dict[str, bytes], deletes: set[str], message: str, parent: str | None) -> str:
         d = self.repo_dir(repo_id)
         index = d / ".git" / "fakehub-index"
         env = {"GIT_INDEX_FILE": str(index)}
@@ -146,8 +157,14 @@ class _Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
-    def _send(self, status: int, body: bytes = b"", ctype: str = "application/json", headers: dict | None = None,
-              head: bool = False) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        ctype: str = "application/json",
+        headers: dict | None = None,
+        head: bool = False,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -165,8 +182,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _record(self, body: bytes = b"") -> None:
         with self.state.lock:
-            self.state.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                        "body": body})
+            self.state.requests.append(
+                {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+            )
 
     def _authorized(self) -> bool:
         if not self.headers.get("Authorization", "").startswith("Bearer "):
@@ -188,7 +206,9 @@ class _Handler(BaseHTTPRequestHandler):
             repo_id = f"{req.get('organization') or 'user'}/{req['name']}"
             with hub.lock:
                 if hub.exists(repo_id):
-                    return self._json(409, {"error": "You already created this model repo", "url": f"{hub.url}/{repo_id}"})
+                    return self._json(
+                        409, {"error": "You already created this model repo", "url": f"{hub.url}/{repo_id}"}
+                    )
                 hub.create(repo_id)
             return self._json(200, {"url": f"{hub.url}/{repo_id}", "name": repo_id})
         if path == "/api/validate-yaml":
@@ -211,8 +231,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(404, "Repository not found", headers={"X-Error-Code": "RepoNotFound"})
         if action == "preupload":
             existing = hub.files(repo_id, rev) if hub.head(repo_id) else {}
-            files = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
-                      "oid": existing.get(f["path"])} for f in json.loads(body)["files"]]
+            files = [
+                {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": existing.get(f["path"])}
+                for f in json.loads(body)["files"]
+            ]
             return self._json(200, {"files": files})
         return self._commit(repo_id, body)
 
@@ -239,8 +261,15 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._error(400, f"this stand-in does not accept {key} operations")
             msg = header["summary"] + (f"\n\n{header['description']}" if header.get("description") else "")
             oid = hub.commit(repo_id, adds, deletes, msg, parent)
-        return self._json(200, {"success": True, "commitOid": oid, "commitUrl": f"{hub.url}/{repo_id}/commit/{oid}",
-                                "pullRequestUrl": None})
+        return self._json(
+            200,
+            {
+                "success": True,
+                "commitOid": oid,
+                "commitUrl": f"{hub.url}/{repo_id}/commit/{oid}",
+                "pullRequestUrl": None,
+            },
+        )
 
     def do_GET(self, head: bool = False):
         self._record()
@@ -254,8 +283,17 @@ class _Handler(BaseHTTPRequestHandler):
             if not hub.head(repo_id):
                 return self._error(404, "Revision not found", headers={"X-Error-Code": "RevisionNotFound"}, head=head)
             sha = git(hub.repo_dir(repo_id), "rev-parse", rev)
-            return self._json(200, {"id": repo_id, "modelId": repo_id, "sha": sha, "private": False,
-                                    "siblings": [{"rfilename": p} for p in sorted(hub.files(repo_id, sha))]}, head=head)
+            return self._json(
+                200,
+                {
+                    "id": repo_id,
+                    "modelId": repo_id,
+                    "sha": sha,
+                    "private": False,
+                    "siblings": [{"rfilename": p} for p in sorted(hub.files(repo_id, sha))],
+                },
+                head=head,
+            )
         m = re.match(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$", path)
         if m:
             repo_id, rev, file = m.groups()
@@ -267,11 +305,17 @@ class _Handler(BaseHTTPRequestHandler):
             except subprocess.CalledProcessError:
                 return self._error(404, "Revision not found", headers={"X-Error-Code": "RevisionNotFound"}, head=head)
             if file not in files:
-                return self._error(404, "Entry not found", headers={"X-Error-Code": "EntryNotFound",
-                                                                    "X-Repo-Commit": sha}, head=head)
+                return self._error(
+                    404, "Entry not found", headers={"X-Error-Code": "EntryNotFound", "X-Repo-Commit": sha}, head=head
+                )
             data = hub.read(repo_id, file, sha)
-            return self._send(200, data, "application/octet-stream", head=head,
-                              headers={"X-Repo-Commit": sha, "ETag": f'"{files[file]}"'})
+            return self._send(
+                200,
+                data,
+                "application/octet-stream",
+                head=head,
+                headers={"X-Repo-Commit": sha, "ETag": f'"{files[file]}"'},
+            )
         return self._error(404, f"no route {path}", head=head)
 
     def do_HEAD(self):

@@ -27,18 +27,30 @@ BUNDLED = sorted(p.name for p in models_dir().iterdir() if (p / "evidence" / "ma
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI") == "true":
-        raise RuntimeError(f"CI=true but {CHROMIUM} is missing: `apt-get install chromium` "
-                           "(make test does this as root)")
-    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)",
-                allow_module_level=True)
+        raise RuntimeError(
+            f"CI=true but {CHROMIUM} is missing: `apt-get install chromium` (make test does this as root)"
+        )
+    pytest.skip(
+        f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True
+    )
 
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args():
-    return {"executable_path": CHROMIUM, "headless": True,
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run",
-                     "--autoplay-policy=no-user-gesture-required"]}
+    return {
+        "executable_path": CHROMIUM,
+        "headless": True,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--autoplay-policy=no-user-gesture-required",
+        ],
+    }
 
 
 def free_port() -> int:
@@ -51,12 +63,31 @@ def free_port() -> int:
 def app_url(tmp_path_factory):
     """`streamlit run playground/app.py` (what `make play` runs) in a subprocess on a free port."""
     port = free_port()
-    env = {**os.environ, "PLAYGROUND_CACHE": str(tmp_path_factory.mktemp("cache")),
-           "PLAYGROUND_DATA": str(tmp_path_factory.mktemp("data"))}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "playground/app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    env = {
+        **os.environ,
+        "PLAYGROUND_CACHE": str(tmp_path_factory.mktemp("cache")),
+        "PLAYGROUND_DATA": str(tmp_path_factory.mktemp("data")),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "playground/app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -134,7 +165,8 @@ def test_watch_and_evidence(checked_page, app_url, slug):
     charts.nth(7).wait_for()  # seven training curves and the evaluation histogram
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
-        ".filter(c => c.querySelector('canvas, svg')).length >= 8")
+        ".filter(c => c.querySelector('canvas, svg')).length >= 8"
+    )
     page.get_by_role("button", name="Verify this bundle").click()
     page.get_by_text("checks passed").wait_for()
     shot(page, f"{slug}-evidence")
@@ -174,8 +206,12 @@ def test_a_crafted_link_shows_its_parameters_as_text(checked_page, app_url):
     anything (a request there would also be a console error: the host does not resolve)."""
     page = checked_page
     asked = []
-    page.on("request", lambda request: asked.append(request.url)
-            if ATTACKER in (urllib.parse.urlsplit(request.url).hostname or "") else None)
+    page.on(
+        "request",
+        lambda request: (
+            asked.append(request.url) if ATTACKER in (urllib.parse.urlsplit(request.url).hostname or "") else None
+        ),
+    )
     crafted = urllib.parse.quote(PAYLOAD)
     for query in (f"game={crafted}", f"page={crafted}&game=cartpole", f"page=watch&game=cartpole&agent={crafted}"):
         page.goto(f"{app_url}/?{query}")

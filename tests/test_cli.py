@@ -46,8 +46,9 @@ def test_unknown_config_key_is_named(tmp_path):
     bad_file.write_text("n_envs: 4\nn_timesteps: 100\nlearnin_rate: 0.1\n")
     err = _clean_error(run_cli("train", "cartpole", "--seed", 1, "--config", bad_file, "--out", tmp_path / "r"))
     assert "unknown config key 'learnin_rate'" in err and str(bad_file) in err
-    err = _clean_error(run_cli("train", "cartpole", "--seed", 1, "--set", "learning_rate=fast",
-                               "--out", tmp_path / "r"))
+    err = _clean_error(
+        run_cli("train", "cartpole", "--seed", 1, "--set", "learning_rate=fast", "--out", tmp_path / "r")
+    )
     assert "'learning_rate' must be a number or lin_<number>" in err
 
 

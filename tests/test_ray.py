@@ -19,11 +19,25 @@ def test_reproduction_on_ray(tmp_path):
 
     bundle = tmp_path / "cartpole"
     shutil.copytree(ROOT / "models" / "cartpole", bundle)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}},
+    )
     try:
-        out = reproduce(ReproduceOptions(bundle, seeds=[21, 22], timesteps=2048, episodes=5, out=tmp_path / "work",
-                        ray_address="auto", command="test"), say=lambda _: None)
+        out = reproduce(
+            ReproduceOptions(
+                bundle,
+                seeds=[21, 22],
+                timesteps=2048,
+                episodes=5,
+                out=tmp_path / "work",
+                ray_address="auto",
+                command="test",
+            ),
+            say=lambda _: None,
+        )
     finally:
         ray.shutdown()
     assert out["failed"] == 0
@@ -35,7 +49,9 @@ def test_reproduction_on_ray(tmp_path):
     for s in (21, 22):  # artifacts came back as data and are in the report folder
         rows = (out["path"] / "shipped" / f"training-seed{s}.csv").read_text().splitlines()
         assert len(rows) == 1 + 8
-        assert json.loads((out["path"] / "shipped" / f"final-eval-seed{s}.json").read_text())["summary"]["episodes"] == 5
+        assert (
+            json.loads((out["path"] / "shipped" / f"final-eval-seed{s}.json").read_text())["summary"]["episodes"] == 5
+        )
     assert all(c.ok for c in Bundle.open(bundle).verify())
 
 
@@ -45,7 +61,19 @@ def test_ray_address_without_ray(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     bundle = tmp_path / "cartpole"
     shutil.copytree(ROOT / "models" / "cartpole", bundle)
-    code = main(["reproduce", str(bundle), "--seeds", "1", "--timesteps", "512", "--out", str(tmp_path / "w"),
-                 "--ray-address", "auto"])
+    code = main(
+        [
+            "reproduce",
+            str(bundle),
+            "--seeds",
+            "1",
+            "--timesteps",
+            "512",
+            "--out",
+            str(tmp_path / "w"),
+            "--ray-address",
+            "auto",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "--ray-address needs Ray, which is not installed" in err and "pip install" in err

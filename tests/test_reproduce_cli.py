@@ -28,24 +28,45 @@ def test_killed_reproduction_resumes(tmp_path):
     reports = bundle / "evidence" / "reproductions"
     shipped_reports = set(reports.glob("*"))  # the shipped bundle carries its own reports
     work = tmp_path / "work"
-    args = ["reproduce", str(bundle), "--seeds", "11,12", "--timesteps", str(STEPS), "--episodes", "5",
-            "--out", str(work), "--jobs", "1", "--checkpoint-every", "8", "--checkpoint-seconds", "1e9"]
-    proc = subprocess.Popen([sys.executable, "-m", "playground", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    args = [
+        "reproduce",
+        str(bundle),
+        "--seeds",
+        "11,12",
+        "--timesteps",
+        str(STEPS),
+        "--episodes",
+        "5",
+        "--out",
+        str(work),
+        "--jobs",
+        "1",
+        "--checkpoint-every",
+        "8",
+        "--checkpoint-seconds",
+        "1e9",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "playground", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     first, second = work / "shipped" / "seed11", work / "shipped" / "seed12"
     deadline = time.time() + 300
     while time.time() < deadline:  # kill during seed 12, after a checkpoint and more rows
         latest = second / "checkpoints" / "latest"
-        if (first / "final-eval.json").exists() and latest.exists() and \
-                len(_rows(second / "diagnostics.csv")) >= 20:
+        if (first / "final-eval.json").exists() and latest.exists() and len(_rows(second / "diagnostics.csv")) >= 20:
             break
         assert proc.poll() is None, proc.stdout.read().decode()
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert json.loads((second / "run.json").read_text())["status"] == "running"
-    ckpt = json.loads((second / "checkpoints" / (second / "checkpoints" / "latest").read_text() / "state.json")
-                      .read_text())
+    ckpt = json.loads(
+        (second / "checkpoints" / (second / "checkpoints" / "latest").read_text() / "state.json").read_text()
+    )
     first_run = (first / "diagnostics.csv").read_text()
     assert set(reports.glob("*")) == shipped_reports, "no report from a killed reproduction"
 
@@ -57,7 +78,7 @@ def test_killed_reproduction_resumes(tmp_path):
     assert run["status"] == "done" and [s["from_timesteps"] for s in run["segments"]] == [0, ckpt["timesteps"]]
     steps = [int(r.split(",")[0]) for r in _rows(second / "diagnostics.csv")]
     assert steps == list(range(256, STEPS + 1, 256)), "gap or duplicate rows after the resume"
-    report_dir, = set(reports.glob("*-reproduction")) - shipped_reports
+    (report_dir,) = set(reports.glob("*-reproduction")) - shipped_reports
     report = json.loads((report_dir / "report.json").read_text())
     assert [s["trained"] for s in report["variants"][0]["seeds"]] == ["already done", "resumed"]
     assert report["verdict"] == "not comparable"  # a 16k-step budget is not the published 100k

@@ -24,8 +24,26 @@ def _rows(path):
 
 def test_resume_after_sigkill(tmp_path):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "playground", "train", GAME, "--seed", str(SEED), "--timesteps", str(TOTAL),
-           "--set", "n_steps=64", "--out", str(out), "--checkpoint-every", "4", "--checkpoint-seconds", "1e9", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "playground",
+        "train",
+        GAME,
+        "--seed",
+        str(SEED),
+        "--timesteps",
+        str(TOTAL),
+        "--set",
+        "n_steps=64",
+        "--out",
+        str(out),
+        "--checkpoint-every",
+        "4",
+        "--checkpoint-seconds",
+        "1e9",
+        "--quiet",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 240
     # kill it mid-run: after a checkpoint, with more rows written since (those must not be duplicated)

@@ -15,9 +15,16 @@ CHOSEN = {ZOO: set(), FAST: {1, 2, 3}}
 def run(config, seed, seconds, steps, cpu=None):
     """One run's result as the bench records it; ``seconds=None``: the threshold was never reached."""
     reached = seconds is not None
-    return {"config": config, "seed": seed, "reached": reached, "seconds": seconds, "steps": steps if reached else None,
-            "cpu_seconds": (cpu or seconds) if reached else None, "trained_steps": steps,
-            "trained_cpu_seconds": cpu or seconds or 100.0}
+    return {
+        "config": config,
+        "seed": seed,
+        "reached": reached,
+        "seconds": seconds,
+        "steps": steps if reached else None,
+        "cpu_seconds": (cpu or seconds) if reached else None,
+        "trained_steps": steps,
+        "trained_cpu_seconds": cpu or seconds or 100.0,
+    }
 
 
 def test_fresh_seeds_get_a_headline():
@@ -62,8 +69,12 @@ def test_a_run_that_never_reached_counts_as_infinitely_slow():
     assert ttt.ratio(math.inf, 100.0) == math.inf
     assert ttt.ratio(100.0, math.inf) == 0.0
     assert math.isnan(ttt.ratio(math.inf, math.inf))
-    results = [run(ZOO, 8, 100.0, 400_000), run(ZOO, 9, 200.0, 500_000),
-               run(FAST, 8, None, 1_000_000), run(FAST, 9, 100.0, 300_000)]
+    results = [
+        run(ZOO, 8, 100.0, 400_000),
+        run(ZOO, 9, 200.0, 500_000),
+        run(FAST, 8, None, 1_000_000),
+        run(FAST, 9, 100.0, 300_000),
+    ]
     rs = ttt.compare(results, ZOO, FAST, [8, 9], "seconds")
     assert rs.per_seed == [math.inf, 0.5]
     assert rs.spread == (0.5, math.inf)

@@ -94,8 +94,16 @@ def test_tiny_training_run(slug, tmp_path, capsys):
     continuous = _continuous(spec)
     for r in diag:
         assert float(r["entropy"]) > 0, r
-        for col in ("approx_kl", "clip_fraction", "clip_range", "explained_variance", "policy_gradient_loss",
-                    "value_loss", "loss", "learning_rate"):
+        for col in (
+            "approx_kl",
+            "clip_fraction",
+            "clip_range",
+            "explained_variance",
+            "policy_gradient_loss",
+            "value_loss",
+            "loss",
+            "learning_rate",
+        ):
             assert r[col] != "" and math.isfinite(float(r[col])), (col, r)
         assert float(r["approx_kl"]) >= 0 and 0 <= float(r["clip_fraction"]) <= 1
         # lin_ schedules reach 0 at the end of the run, so the last update may train with 0

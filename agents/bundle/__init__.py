@@ -4,4 +4,4 @@ from agents.bundle.bundle import Bundle
 from agents.bundle.manifest import EXTERNAL, MANIFEST, TRAINED, Check, Manifest
 from agents.evaluation.evaluate import EvalResult, Protocol
 
-__all__ = ["Bundle", "Check", "EvalResult", "EXTERNAL", "MANIFEST", "Manifest", "Protocol", "TRAINED"]
+__all__ = ["EXTERNAL", "MANIFEST", "TRAINED", "Bundle", "Check", "EvalResult", "Manifest", "Protocol"]

@@ -6,7 +6,6 @@ folder is staged and installed by :class:`agents.bundle.writer.BundleWriter`, so
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,10 @@ def _load_run(run_dir: Path, spec: GameSpec) -> dict[str, Any]:
     if run.get("game") != spec.slug:
         raise BundleError(f"{run_dir} is a run of {run.get('game')}, not {spec.slug}")
     if run.get("status") != "done":
-        raise BundleError(f"{run_dir} has not finished (status {run.get('status')}); resume it with "
-                          f"`playground train {spec.slug} --seed {run.get('seed')} --out {run_dir} --resume`")
+        raise BundleError(
+            f"{run_dir} has not finished (status {run.get('status')}); resume it with "
+            f"`playground train {spec.slug} --seed {run.get('seed')} --out {run_dir} --resume`"
+        )
     run["dir"] = run_dir
     run["periodic"] = read_csv_rows(run_dir / "eval.csv")
     run["diagnostics"] = read_csv_rows(run_dir / "diagnostics.csv")
@@ -53,13 +54,16 @@ def _pick_seed(runs: list[dict[str, Any]], spec: GameSpec) -> tuple[dict[str, An
     for r in runs:
         last = r["periodic"][-1] if r["periodic"] else None
         lines.append(f"seed {r['seed']}: " + (f"{last['mean']:.2f} +/- {last['std']:.2f}" if last else "no evaluation"))
-    reason = (f"highest mean − std in the last periodic evaluation during training ({spec.eval.during_training_episodes} "
-              "episodes on the training-evaluation seeds, disjoint from the final evaluation's seeds): " + "; ".join(lines))
+    reason = (
+        f"highest mean − std in the last periodic evaluation during training ({spec.eval.during_training_episodes} "
+        "episodes on the training-evaluation seeds, disjoint from the final evaluation's seeds): " + "; ".join(lines)
+    )
     return best, reason
 
 
-def write_evaluation(w: BundleWriter, spec: GameSpec, out_dir: Path, episodes: int | None = None,
-                     replays: int = 5) -> EvalResult:
+def write_evaluation(
+    w: BundleWriter, spec: GameSpec, out_dir: Path, episodes: int | None = None, replays: int = 5
+) -> EvalResult:
     """Evaluate the policy staged in ``w`` with the game's protocol: ``evidence/eval.json``, the replays and
     ``results.json`` (huggingface_sb3's shape). Returns the evaluation."""
     from agents.bundle.validate import game_spaces
@@ -80,13 +84,21 @@ def write_evaluation(w: BundleWriter, spec: GameSpec, out_dir: Path, episodes: i
         if i not in picks.values():
             picks[f"episode{i:03d}"] = i
     for label, i in picks.items():
-        w.write_json(f"evidence/replays/{label}.json", replay_record(spec, eps[i], label, result.deterministic),
-                     indent=None)
+        w.write_json(
+            f"evidence/replays/{label}.json", replay_record(spec, eps[i], label, result.deterministic), indent=None
+        )
 
     s = result.summary
-    w.write_json("results.json", {"mean_reward": s["mean"], "std_reward": s["std"],
-                                  "is_deterministic": result.deterministic, "n_eval_episodes": s["episodes"],
-                                  "eval_datetime": result.evaluated_at})
+    w.write_json(
+        "results.json",
+        {
+            "mean_reward": s["mean"],
+            "std_reward": s["std"],
+            "is_deterministic": result.deterministic,
+            "n_eval_episodes": s["episodes"],
+            "eval_datetime": result.evaluated_at,
+        },
+    )
     return result
 
 
@@ -105,8 +117,14 @@ def write_sb3_zip_without_optimizer_state(model, dest: Path) -> None:
     model.save(dest)
 
 
-def build_bundle(game: str, run_dirs: list[Path], out: str | Path | None = None, command: str | None = None,
-                 replays: int = 5, episodes: int | None = None) -> Path:
+def build_bundle(
+    game: str,
+    run_dirs: list[Path],
+    out: str | Path | None = None,
+    command: str | None = None,
+    replays: int = 5,
+    episodes: int | None = None,
+) -> Path:
     """Assemble ``models/<game>`` from finished runs: ship the best seed, evaluate it, record replays."""
     from stable_baselines3 import PPO
 
@@ -129,7 +147,9 @@ def build_bundle(game: str, run_dirs: list[Path], out: str | Path | None = None,
             write_sb3_zip_without_optimizer_state(model, w.path / zip_name)
         else:
             w.copy(best["dir"] / "final" / "model.zip", zip_name)
-        norm = VecNormalizeState.from_json(read_json(best["dir"] / "final" / "normalize.json", "normalize.json", BundleError))
+        norm = VecNormalizeState.from_json(
+            read_json(best["dir"] / "final" / "normalize.json", "normalize.json", BundleError)
+        )
         export_policy(model.policy, norm.normalizer() if norm else None, w.path)
         config_text = w.copy(best["dir"] / "config.yml", "config.yml").read_text()
 
@@ -147,21 +167,34 @@ def build_bundle(game: str, run_dirs: list[Path], out: str | Path | None = None,
         result = write_evaluation(w, spec, out_dir, episodes, replays)
 
         manifest = Manifest(
-            game=spec.slug, env_id=spec.env_id, env_kwargs=spec.env_kwargs, origin="trained", files={},
-            seeds=seeds, shipped_seed=best["seed"], shipped_because=reason,
+            game=spec.slug,
+            env_id=spec.env_id,
+            env_kwargs=spec.env_kwargs,
+            origin="trained",
+            files={},
+            seeds=seeds,
+            shipped_seed=best["seed"],
+            shipped_because=reason,
             timesteps={str(r["seed"]): r.get("timesteps") for r in runs},
             wall_seconds={str(r["seed"]): r.get("wall_seconds") for r in runs},
-            commands={"train": {str(r["seed"]): r["commands"] for r in runs},
-                      "bundle": command or f"playground bundle {spec.slug} " + " ".join(str(d) for d in run_dirs),
-                      "evaluate": f"playground evaluate {spec.slug}", "verify": f"playground verify {spec.slug}"},
+            commands={
+                "train": {str(r["seed"]): r["commands"] for r in runs},
+                "bundle": command or f"playground bundle {spec.slug} " + " ".join(str(d) for d in run_dirs),
+                "evaluate": f"playground evaluate {spec.slug}",
+                "verify": f"playground verify {spec.slug}",
+            },
             reproduce=[f"playground train {spec.slug} --seed {s}" for s in seeds],
             protocol=Protocol.of_spec(spec, episodes),
-            provenance={"code": {"training": {str(r["seed"]): r.get("code") for r in runs}, "bundling": git_state()},
-                        "versions": package_versions(), "hardware": best.get("hardware") or hardware(),
-                        "started": min(r["segments"][0]["start"] for r in runs),
-                        "finished": max(r.get("finished", "") for r in runs),
-                        "bundled": {"started": started, "finished": now_iso()},
-                        "python_executable": sys.executable.split("/")[-1]})
+            provenance={
+                "code": {"training": {str(r["seed"]): r.get("code") for r in runs}, "bundling": git_state()},
+                "versions": package_versions(),
+                "hardware": best.get("hardware") or hardware(),
+                "started": min(r["segments"][0]["start"] for r in runs),
+                "finished": max(r.get("finished", "") for r in runs),
+                "bundled": {"started": started, "finished": now_iso()},
+                "python_executable": sys.executable.split("/")[-1],
+            },
+        )
         w.write_text("README.md", model_card(spec, manifest, result, health, config_text))
         w.finish(manifest)
     return out_dir

@@ -62,8 +62,10 @@ def confined(root: Path, rel: str, blobs: Path | None = None) -> Path:
         if stat.S_ISLNK(st.st_mode):
             real = Path(os.path.realpath(p))
             if not last or blobs is None or real.parent != blobs:
-                raise BundleError(f"{rel} is a symbolic link{'' if last else f' on the way ({part})'}; links are "
-                                  "refused, so that nothing outside the bundle is read")
+                raise BundleError(
+                    f"{rel} is a symbolic link{'' if last else f' on the way ({part})'}; links are "
+                    "refused, so that nothing outside the bundle is read"
+                )
             try:
                 st = os.lstat(real)
             except FileNotFoundError:
@@ -146,14 +148,17 @@ class Bundle:
             manifest_file = confined(path, MANIFEST, hub_blobs(path))
         except BundleError as exc:
             raise BundleError(f"{path} is not a bundle: {exc}") from None
-        manifest = Manifest.from_json(read_json(manifest_file, f"{path / MANIFEST}", BundleError),
-                                      where=str(path / MANIFEST))
+        manifest = Manifest.from_json(
+            read_json(manifest_file, f"{path / MANIFEST}", BundleError), where=str(path / MANIFEST)
+        )
         bundle = cls(path, manifest)
         if check:
             bad = [c for c in bundle.check_files() if not c.ok]
             if bad:
-                raise BundleError(f"bundle {path} failed its checksums: {bad[0].detail}"
-                                  + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
+                raise BundleError(
+                    f"bundle {path} failed its checksums: {bad[0].detail}"
+                    + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+                )
             bundle.protocol()  # refuses a bundle whose env the catalog no longer makes
         return bundle
 
@@ -211,17 +216,24 @@ class Bundle:
         """
         recorded = self.manifest.protocol
         if recorded is None:
-            recorded = Protocol(env_id=self.manifest.env_id, env_kwargs=self.manifest.env_kwargs,
-                                wrappers=wrappers_of(self.spec), deterministic=self.spec.eval.deterministic,
-                                seed_base=self.spec.eval.seed_base, episodes=self.spec.eval.episodes)
+            recorded = Protocol(
+                env_id=self.manifest.env_id,
+                env_kwargs=self.manifest.env_kwargs,
+                wrappers=wrappers_of(self.spec),
+                deterministic=self.spec.eval.deterministic,
+                seed_base=self.spec.eval.seed_base,
+                episodes=self.spec.eval.episodes,
+            )
             try:
                 recorded = self.eval_result().protocol(recorded.wrappers)
             except BundleError:
                 pass  # no readable eval.json: verify says so; the catalog's play settings stand in
         differences = recorded.env_differences(self.spec)
         if differences:
-            raise BundleError(f"{self.path} was evaluated on another env than the catalog's {self.spec.slug} now makes "
-                              f"({'; '.join(differences)}): it cannot be evaluated faithfully here")
+            raise BundleError(
+                f"{self.path} was evaluated on another env than the catalog's {self.spec.slug} now makes "
+                f"({'; '.join(differences)}): it cannot be evaluated faithfully here"
+            )
         return recorded
 
     # --- reading -----------------------------------------------------------------------------------
@@ -235,8 +247,9 @@ class Bundle:
         return self._policy
 
     def config_text(self) -> str:
-        return read_text(self._file("config.yml"), "config.yml", BundleError, max_config_bytes(),
-                         "PLAYGROUND_MAX_CONFIG_KB")
+        return read_text(
+            self._file("config.yml"), "config.yml", BundleError, max_config_bytes(), "PLAYGROUND_MAX_CONFIG_KB"
+        )
 
     def config(self) -> dict[str, Any]:
         """config.yml as a mapping: no YAML aliases, bounded nesting, finite numbers."""
@@ -287,8 +300,11 @@ class Bundle:
     def replay_names(self) -> list[str]:
         """The replays the manifest lists (``evidence/replays/<name>.json``)."""
         prefix = REPLAYS + "/"
-        return sorted(rel[len(prefix):-len(".json")] for rel in self.manifest.files
-                      if rel.startswith(prefix) and rel.endswith(".json") and "/" not in rel[len(prefix):])
+        return sorted(
+            rel[len(prefix) : -len(".json")]
+            for rel in self.manifest.files
+            if rel.startswith(prefix) and rel.endswith(".json") and "/" not in rel[len(prefix) :]
+        )
 
     def replay(self, name: str) -> dict[str, Any]:
         """A replay, checked against the game's action space (seed, actions, rewards) before it is returned."""
@@ -330,19 +346,34 @@ class Bundle:
                 if size > per_file:
                     raise BundleError(too_big(rel, size, per_file, "PLAYGROUND_MAX_FILE_MB"))
                 if total > total_limit:
-                    raise BundleError(too_big(f"the bundle's files up to {rel}", total, total_limit,
-                                              "PLAYGROUND_MAX_BUNDLE_MB"))
+                    raise BundleError(
+                        too_big(f"the bundle's files up to {rel}", total, total_limit, "PLAYGROUND_MAX_BUNDLE_MB")
+                    )
             except BundleError as exc:
                 checks.append(Check(f"sha256 {rel}", False, str(exc)))
                 continue
             actual = sha256_file(p)
-            checks.append(Check(f"sha256 {rel}", actual == digest, "matches" if actual == digest else
-                                f"{rel} was changed: sha256 {actual[:12]}… but the manifest says {digest[:12]}…"))
+            checks.append(
+                Check(
+                    f"sha256 {rel}",
+                    actual == digest,
+                    "matches"
+                    if actual == digest
+                    else f"{rel} was changed: sha256 {actual[:12]}… but the manifest says {digest[:12]}…",
+                )
+            )
         present, odd = present_files(self.path, skip=REPRODUCTIONS)
         unlisted = sorted(present - set(self.manifest.files) - {MANIFEST}) + odd
-        checks.append(Check("no unlisted files", not unlisted,
-                            "none" if not unlisted else f"files not in the manifest: {', '.join(unlisted[:10])}"
-                            + (f" (and {len(unlisted) - 10} more)" if len(unlisted) > 10 else "")))
+        checks.append(
+            Check(
+                "no unlisted files",
+                not unlisted,
+                "none"
+                if not unlisted
+                else f"files not in the manifest: {', '.join(unlisted[:10])}"
+                + (f" (and {len(unlisted) - 10} more)" if len(unlisted) > 10 else ""),
+            )
+        )
         return checks
 
     def verify(self) -> list[Check]:
@@ -350,8 +381,10 @@ class Bundle:
         evidence its origin needs, protocol, policy, config, health and curves, eval.json, every replay."""
         checks = self.check_files()
         if not all(c.ok for c in checks):
-            return [*checks, Check("nothing loaded", False, "verify stops at failed checksums: no file of this "
-                                   "bundle was loaded")]
+            return [
+                *checks,
+                Check("nothing loaded", False, "verify stops at failed checksums: no file of this bundle was loaded"),
+            ]
         return checks + self.check_reproductions() + self.check_contents()
 
     def _check(self, name: str, fn) -> Check:
@@ -378,8 +411,10 @@ class Bundle:
             needed = validate.required_files(m.origin, m.seeds)
             missing = [f for f in needed if f not in m.files] + ([] if self.replay_names() else ["a replay"])
             if missing:
-                raise BundleError(f"{'an external' if m.is_external else 'a trained'} bundle needs "
-                                  f"{', '.join(missing)}, which it does not list")
+                raise BundleError(
+                    f"{'an external' if m.is_external else 'a trained'} bundle needs "
+                    f"{', '.join(missing)}, which it does not list"
+                )
             return f"{len(needed)} files and {len(self.replay_names())} replays listed"
 
         checks.append(self._check("evidence complete for its origin", complete))
@@ -399,21 +434,39 @@ class Bundle:
         if not m.is_external:
             checks.append(self._check("health.json", lambda: f"verdict {self.health()['verdict']}"))
             for seed in m.seeds:
-                checks.append(self._check(f"training curves of seed {seed}", lambda seed=seed: (
-                    f"{len(self.diagnostics(seed))} updates, {len(self.periodic_evals(seed))} periodic evaluations")))
+                checks.append(
+                    self._check(
+                        f"training curves of seed {seed}",
+                        lambda seed=seed: (
+                            f"{len(self.diagnostics(seed))} updates, "
+                            f"{len(self.periodic_evals(seed))} periodic evaluations"
+                        ),
+                    )
+                )
         try:
             ev = self.eval_result()
             if ev.game != self.spec.slug or ev.env_id != self.spec.env_id:
                 raise BundleError(f"eval.json is of {ev.game} ({ev.env_id}), not {self.spec.slug}")
             s = summarise(ev.returns, ev.lengths)
             same = all(s[k] == ev.summary[k] for k in ("mean", "std", "min", "max", "ci95"))
-            checks.append(Check("eval.json summary matches its episodes", same,
-                                f"mean {s['mean']:.2f} +/- {s['std']:.2f} over {s['episodes']} episodes"
-                                if same else "the summary does not follow from the per-episode returns"))
+            checks.append(
+                Check(
+                    "eval.json summary matches its episodes",
+                    same,
+                    f"mean {s['mean']:.2f} +/- {s['std']:.2f} over {s['episodes']} episodes"
+                    if same
+                    else "the summary does not follow from the per-episode returns",
+                )
+            )
             res = self.results()
             ok = res.get("mean_reward") == ev.mean and res.get("std_reward") == ev.std
-            checks.append(Check("results.json matches eval.json", ok,
-                                "matches" if ok else "results.json reports other numbers than eval.json"))
+            checks.append(
+                Check(
+                    "results.json matches eval.json",
+                    ok,
+                    "matches" if ok else "results.json reports other numbers than eval.json",
+                )
+            )
         except BundleError as exc:
             checks.append(Check("eval.json summary matches its episodes", False, f"unreadable: {exc}"))
         names = self.replay_names()
@@ -438,8 +491,9 @@ class Bundle:
         try:
             if not stat.S_ISDIR(os.lstat(root).st_mode) or not stat.S_ISDIR(os.lstat(root.parent).st_mode):
                 return []
-            return sorted(Path(e.path) for e in os.scandir(root)
-                          if e.is_dir(follow_symlinks=False) and not e.name.startswith("."))
+            return sorted(
+                Path(e.path) for e in os.scandir(root) if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
+            )
         except OSError:
             return []
 
@@ -521,6 +575,7 @@ class Bundle:
             present, odd = present_files(d)
             bad += [f"{rel} is not in its manifest" for rel in sorted(present - set(listed) - {"manifest.json"})]
             bad += [f"{rel} is not a regular file" for rel in odd]
-            checks.append(Check(f"{name} checksums", not bad,
-                                f"{len(listed)} files match" if not bad else "; ".join(bad[:10])))
+            checks.append(
+                Check(f"{name} checksums", not bad, f"{len(listed)} files match" if not bad else "; ".join(bad[:10]))
+            )
         return checks

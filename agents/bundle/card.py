@@ -25,18 +25,28 @@ def card_data(spec: GameSpec, summary: dict):
         library_name="stable-baselines3",
         tags=[spec.env_id, "reinforcement-learning", "stable-baselines3", "deep-reinforcement-learning"],
         model_name="PPO",
-        eval_results=[EvalResult(task_type="reinforcement-learning", task_name="reinforcement-learning",
-                                 dataset_type=spec.env_id, dataset_name=spec.env_id, metric_type="mean_reward",
-                                 metric_name="mean_reward", metric_value=score)],
+        eval_results=[
+            EvalResult(
+                task_type="reinforcement-learning",
+                task_name="reinforcement-learning",
+                dataset_type=spec.env_id,
+                dataset_name=spec.env_id,
+                metric_type="mean_reward",
+                metric_name="mean_reward",
+                metric_value=score,
+            )
+        ],
     )
 
 
 def _atari_use_note(spec: GameSpec) -> str:
     if not spec.is_atari:
         return ""
-    return (f" on `{spec.env_id}` with {spec.env_kwargs}, SB3's `AtariWrapper` and `VecFrameStack(n_stack="
-            f"{spec.frame_stack})`. The zip carries no optimizer moments (a fresh Adam), which keeps the bundle "
-            "small; training on from it restarts Adam's estimates")
+    return (
+        f" on `{spec.env_id}` with {spec.env_kwargs}, SB3's `AtariWrapper` and `VecFrameStack(n_stack="
+        f"{spec.frame_stack})`. The zip carries no optimizer moments (a fresh Adam), which keeps the bundle "
+        "small; training on from it restarts Adam's estimates"
+    )
 
 
 def model_card(spec: GameSpec, manifest: Manifest, result: EvalResult, health: dict, config_text: str) -> str:
@@ -49,9 +59,13 @@ def model_card(spec: GameSpec, manifest: Manifest, result: EvalResult, health: d
     seeds = manifest.seeds
     per_seed = "\n".join(
         f"| {seed} | {manifest.timesteps[str(seed)]:,} | {manifest.wall_seconds[str(seed)]:.0f} s | "
-        f"{health['seeds'][str(seed)]['verdict']} |" for seed in seeds)
-    findings = "\n".join(f"- **{f['metric']}** ({f['band']}): {f['status']} — {f['message']}"
-                         for f in health["seeds"][str(manifest.shipped_seed)]["findings"])
+        f"{health['seeds'][str(seed)]['verdict']} |"
+        for seed in seeds
+    )
+    findings = "\n".join(
+        f"- **{f['metric']}** ({f['band']}): {f['status']} — {f['message']}"
+        for f in health["seeds"][str(manifest.shipped_seed)]["findings"]
+    )
     body = f"""
 # PPO agent playing {spec.env_id}
 
@@ -62,11 +76,11 @@ PPO Playground. Every number below comes from the files in `evidence/`; `playgro
 
 | | |
 |---|---|
-| mean ± std over {s['episodes']} episodes | **{s['mean']:.2f} +/- {s['std']:.2f}** |
-| 95 % CI of the mean | {s['ci95'][0]:.2f} … {s['ci95'][1]:.2f} ({s['ci_method']}) |
-| min / max | {s['min']:.2f} / {s['max']:.2f} |
-| policy | {'deterministic' if result.deterministic else 'stochastic'}; episode i resets with seed {result.seeds[0]} + i |
-| bar ({bar.describe()}) | {'met' if met else 'not met'} |
+| mean ± std over {s["episodes"]} episodes | **{s["mean"]:.2f} +/- {s["std"]:.2f}** |
+| 95 % CI of the mean | {s["ci95"][0]:.2f} … {s["ci95"][1]:.2f} ({s["ci_method"]}) |
+| min / max | {s["min"]:.2f} / {s["max"]:.2f} |
+| policy | {"deterministic" if result.deterministic else "stochastic"}; episode i resets with seed {result.seeds[0]} + i |
+| bar ({bar.describe()}) | {"met" if met else "not met"} |
 | solved threshold | {spec.solved_threshold:g} ({spec.solved_source}) |
 | our budget | {manifest.timesteps[str(manifest.shipped_seed)]:,} steps (shipped seed) |
 | Zoo reference | {f"{ref.mean:g} ± {ref.std:g} after {ref.timesteps:,} steps ({ref.source})" if ref else "none"} |
@@ -80,7 +94,7 @@ PPO Playground. Every number below comes from the files in `evidence/`; `playgro
 |---|---|---|---|
 {per_seed}
 
-Health of the shipped seed ({health['verdict']}):
+Health of the shipped seed ({health["verdict"]}):
 
 {findings}
 
@@ -94,7 +108,7 @@ Hyperparameters (`config.yml`; starting point: RL Baselines3 Zoo `hyperparams/pp
 
 ```bash
 playground verify {spec.slug}        # checksums + re-simulate every replay
-playground evaluate {spec.slug}      # re-run the {s['episodes']}-episode evaluation
+playground evaluate {spec.slug}      # re-run the {s["episodes"]}-episode evaluation
 ```
 
 With plain SB3: `PPO.load("{f"ppo-{spec.hub_env_id}.zip"}")`{" (observations must be normalised with the statistics in policy.json)" if spec.normalize else ""}{_atari_use_note(spec)}.
@@ -103,7 +117,7 @@ With plain SB3: `PPO.load("{f"ppo-{spec.hub_env_id}.zip"}")`{" (observations mus
 
 ```bash
 {chr(10).join(manifest.reproduce)}
-{manifest.commands['bundle']}
+{manifest.commands["bundle"]}
 ```
 
 Versions, hardware and checksums: `evidence/manifest.json`.
@@ -121,7 +135,7 @@ def external_card(spec: GameSpec, manifest: Manifest, result: EvalResult, config
     body = f"""
 # PPO agent playing {spec.env_id} ({EXTERNAL})
 
-An SB3 PPO checkpoint trained elsewhere and imported by PPO Playground (`{manifest.commands['import']}`)
+An SB3 PPO checkpoint trained elsewhere and imported by PPO Playground (`{manifest.commands["import"]}`)
 without unpickling anything. **It was not trained or reproduced here**: there are no training curves and no
 health verdict. The evaluation below was run here, with the game's protocol.
 
@@ -129,18 +143,18 @@ health verdict. The evaluation below was run here, with the game's protocol.
 
 | | |
 |---|---|
-| mean ± std over {s['episodes']} episodes | **{s['mean']:.2f} +/- {s['std']:.2f}** |
-| 95 % CI of the mean | {s['ci95'][0]:.2f} … {s['ci95'][1]:.2f} ({s['ci_method']}) |
-| policy | {'deterministic' if result.deterministic else 'stochastic'}; episode i resets with seed {result.seeds[0]} + i |
-| bar ({spec.bar.describe()}) | {'met' if spec.bar.met_by(s['mean'], s['std']) else 'not met'} |
+| mean ± std over {s["episodes"]} episodes | **{s["mean"]:.2f} +/- {s["std"]:.2f}** |
+| 95 % CI of the mean | {s["ci95"][0]:.2f} … {s["ci95"][1]:.2f} ({s["ci_method"]}) |
+| policy | {"deterministic" if result.deterministic else "stochastic"}; episode i resets with seed {result.seeds[0]} + i |
+| bar ({spec.bar.describe()}) | {"met" if spec.bar.met_by(s["mean"], s["std"]) else "not met"} |
 
 ## Source
 
 | | |
 |---|---|
-| kind | {src['kind']} |
-| file | `{src['zip']}` (sha256 `{src['zip_sha256']}`) |
-| trained with | Stable-Baselines3 {src.get('sb3_version') or 'unknown'}, {src.get('num_timesteps') or 'unknown'} timesteps |
+| kind | {src["kind"]} |
+| file | `{src["zip"]}` (sha256 `{src["zip_sha256"]}`) |
+| trained with | Stable-Baselines3 {src.get("sb3_version") or "unknown"}, {src.get("num_timesteps") or "unknown"} timesteps |
 | health | not assessed: no training curves |
 | reproduce | not reproduced here |
 
@@ -155,8 +169,8 @@ Hyperparameters as recorded by the source (`config.yml`):
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
 
 
-
 # --- gallery table -------------------------------------------------------------------------------
+
 
 def _zoo(spec: GameSpec) -> str:
     ref = spec.reference
@@ -168,8 +182,10 @@ def gallery_table(models: Path | None = None) -> str:
     from agents.bundle.bundle import Bundle
 
     models = models or models_dir()
-    rows = ["| game | bar | score (mean ± std, 95 % CI) | bar met | seeds | training steps | wall time | Zoo reference |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| game | bar | score (mean ± std, 95 % CI) | bar met | seeds | training steps | wall time | Zoo reference |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for slug, spec in GAMES.items():
         path = models / slug
         if not Bundle.is_bundle(path):
@@ -179,7 +195,9 @@ def gallery_table(models: Path | None = None) -> str:
         m = b.manifest
         steps = m.steps_of_shipped_seed() or 0
         wall = m.total_wall_seconds()
-        rows.append(f"| {spec.name} (`{spec.env_id}`) | {spec.bar.describe()} | {s['mean']:.2f} ± {s['std']:.2f} "
-                    f"({s['ci95'][0]:.2f} … {s['ci95'][1]:.2f}) | {'yes' if spec.bar.met_by(s['mean'], s['std']) else 'no'} "
-                    f"| {len(m.seeds)} | {steps:,} | {wall / 60:.1f} min ({len(m.seeds)} seed{'s' if len(m.seeds) != 1 else ''}) | {_zoo(spec)} |")
+        rows.append(
+            f"| {spec.name} (`{spec.env_id}`) | {spec.bar.describe()} | {s['mean']:.2f} ± {s['std']:.2f} "
+            f"({s['ci95'][0]:.2f} … {s['ci95'][1]:.2f}) | {'yes' if spec.bar.met_by(s['mean'], s['std']) else 'no'} "
+            f"| {len(m.seeds)} | {steps:,} | {wall / 60:.1f} min ({len(m.seeds)} seed{'s' if len(m.seeds) != 1 else ''}) | {_zoo(spec)} |"
+        )
     return "\n".join(rows)

@@ -73,14 +73,39 @@ MAX_VALUE_CHARS = 200
 """a hyperparameter's text in the checkpoint's data: longer is no hyperparameter (it would land in the card)"""
 POLICY_ALIASES = {"ActorCriticPolicy": "MlpPolicy", "ActorCriticCnnPolicy": "CnnPolicy"}
 _TRAINING_ONLY_KWARGS = {"optimizer_class", "optimizer_kwargs"}
-_HYPERPARAMS = ("n_envs", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "ent_coef", "vf_coef",
-                "max_grad_norm", "learning_rate", "clip_range", "clip_range_vf", "normalize_advantage", "target_kl",
-                "use_sde", "sde_sample_freq", "num_timesteps")
+_HYPERPARAMS = (
+    "n_envs",
+    "n_steps",
+    "batch_size",
+    "n_epochs",
+    "gamma",
+    "gae_lambda",
+    "ent_coef",
+    "vf_coef",
+    "max_grad_norm",
+    "learning_rate",
+    "clip_range",
+    "clip_range_vf",
+    "normalize_advantage",
+    "target_kl",
+    "use_sde",
+    "sde_sample_freq",
+    "num_timesteps",
+)
 _RANGES: dict[str, tuple[type, float, float]] = {
-    "n_steps": (int, 2, 2**20), "n_epochs": (int, 1, 10_000), "batch_size": (int, 1, 2**24), "n_envs": (int, 1, 4096),
-    "gamma": (float, 0, 1), "gae_lambda": (float, 0, 1), "ent_coef": (float, -1e3, 1e3), "vf_coef": (float, 0, 1e3),
-    "max_grad_norm": (float, 0, 1e9), "num_timesteps": (int, 0, 10**13), "sde_sample_freq": (int, -1, 10**9),
-    "target_kl": (float, 0, 1e9)}
+    "n_steps": (int, 2, 2**20),
+    "n_epochs": (int, 1, 10_000),
+    "batch_size": (int, 1, 2**24),
+    "n_envs": (int, 1, 4096),
+    "gamma": (float, 0, 1),
+    "gae_lambda": (float, 0, 1),
+    "ent_coef": (float, -1e3, 1e3),
+    "vf_coef": (float, 0, 1e3),
+    "max_grad_norm": (float, 0, 1e9),
+    "num_timesteps": (int, 0, 10**13),
+    "sde_sample_freq": (int, -1, 10**9),
+    "target_kl": (float, 0, 1e9),
+}
 """the ranges a PPO hyperparameter in ``data`` must be in to be used (or shown)"""
 _BUILD_N_STEPS = 64
 """the importer's PPO is a shell for the weights: its rollout buffer (n_steps × observation) is allocated at
@@ -92,6 +117,7 @@ def _error(message: str) -> ImportCheckpointError:
 
 
 # --- the SB3 zip -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Checkpoint:
@@ -107,10 +133,18 @@ class Checkpoint:
 
 def _check_member_name(name: str, zip_path: Path) -> None:
     parts = PurePosixPath(name).parts
-    if (not name or name.startswith(("/", "\\")) or "\\" in name or "\x00" in name or ".." in parts
-            or re.match(r"^[A-Za-z]:", name)):
-        raise _error(f"{zip_path} has a member with an unsafe path {name!r} (absolute or leaving the "
-                     "archive): refusing the whole file")
+    if (
+        not name
+        or name.startswith(("/", "\\"))
+        or "\\" in name
+        or "\x00" in name
+        or ".." in parts
+        or re.match(r"^[A-Za-z]:", name)
+    ):
+        raise _error(
+            f"{zip_path} has a member with an unsafe path {name!r} (absolute or leaving the "
+            "archive): refusing the whole file"
+        )
 
 
 def _check_members(infos: list, where: Path | str, max_members: int) -> None:
@@ -123,8 +157,10 @@ def _check_members(infos: list, where: Path | str, max_members: int) -> None:
         raise _error(f"{where} lists a member twice: refusing an ambiguous archive")
     for info in infos:
         if info.file_size > 2**20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise _error(f"{where}: {info.filename} inflates {info.file_size:,} bytes from "
-                         f"{info.compress_size:,}: refusing a zip bomb")
+            raise _error(
+                f"{where}: {info.filename} inflates {info.file_size:,} bytes from "
+                f"{info.compress_size:,}: refusing a zip bomb"
+            )
 
 
 def _read_policy_pth(raw: bytes, limits: untrusted.ArchiveLimits, where: str) -> dict[str, Any]:
@@ -142,8 +178,9 @@ def _read_policy_pth(raw: bytes, limits: untrusted.ArchiveLimits, where: str) ->
     try:
         state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError, ...: anything torch's safe loader refuses
-        raise _error(f"{where} is not a plain tensor state dict (torch.load with weights_only=True refused it): "
-                     f"{str(exc)[:300]}") from None
+        raise _error(
+            f"{where} is not a plain tensor state dict (torch.load with weights_only=True refused it): {str(exc)[:300]}"
+        ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise _error(f"{where} does not hold a state dict of tensors")
     try:
@@ -166,29 +203,47 @@ def read_checkpoint(zip_path: Path) -> Checkpoint:
         by_name = {i.filename: i for i in infos}
         for needed in ("data", "policy.pth"):
             if needed not in by_name:
-                raise _error(f"{zip_path} is not an SB3 checkpoint: it has no {needed!r} member "
-                             f"(members: {', '.join(by_name)[:300] or 'none'})")
-        raw_data = limits.read(zf, by_name["data"], str(zip_path), limit=max_json_bytes(),
-                               setting="PLAYGROUND_MAX_JSON_MB")
+                raise _error(
+                    f"{zip_path} is not an SB3 checkpoint: it has no {needed!r} member "
+                    f"(members: {', '.join(by_name)[:300] or 'none'})"
+                )
+        raw_data = limits.read(
+            zf, by_name["data"], str(zip_path), limit=max_json_bytes(), setting="PLAYGROUND_MAX_JSON_MB"
+        )
         raw_policy = limits.read(zf, by_name["policy.pth"], str(zip_path))
         version = info_txt = None
         if "_stable_baselines3_version" in by_name:
-            text = limits.read(zf, by_name["_stable_baselines3_version"], str(zip_path), limit=1000).decode(
-                "utf-8", "replace").strip()
+            text = (
+                limits.read(zf, by_name["_stable_baselines3_version"], str(zip_path), limit=1000)
+                .decode("utf-8", "replace")
+                .strip()
+            )
             version = text if re.fullmatch(r"[0-9A-Za-z.+_-]{1,40}", text) else None
         if "system_info.txt" in by_name:
-            text = limits.read(zf, by_name["system_info.txt"], str(zip_path), limit=max_config_bytes(),
-                               setting="PLAYGROUND_MAX_CONFIG_KB").decode("utf-8", "replace")
+            text = limits.read(
+                zf,
+                by_name["system_info.txt"],
+                str(zip_path),
+                limit=max_config_bytes(),
+                setting="PLAYGROUND_MAX_CONFIG_KB",
+            ).decode("utf-8", "replace")
             info_txt = text[:2000]
     data = untrusted.parse_json(raw_data, f"{zip_path}: its 'data' member", ImportCheckpointError)
     if not isinstance(data, dict):
         raise _error(f"{zip_path}: its 'data' member is not a JSON object")
     state = _read_policy_pth(raw_policy, limits, f"{zip_path}: policy.pth")
-    return Checkpoint(path=zip_path, sha256=sha256_file(zip_path), data=data, state_dict=state,
-                      sb3_version=version, system_info=info_txt)
+    return Checkpoint(
+        path=zip_path,
+        sha256=sha256_file(zip_path),
+        data=data,
+        state_dict=state,
+        sb3_version=version,
+        system_info=info_txt,
+    )
 
 
 # --- reading the readable parts of data ----------------------------------------------------------------
+
 
 def _class_name(value: Any) -> str | None:
     """``"<class 'torch.nn.modules.activation.ReLU'>"`` → ``ReLU``."""
@@ -207,16 +262,20 @@ def _policy_class(data: dict[str, Any], where: Path) -> str:
     elif isinstance(entry, str):
         name = _class_name(entry) or entry[:60]
     if name not in POLICY_ALIASES:
-        raise _error(f"{where}: policy class {name or 'unknown'} is not supported; PPO checkpoints "
-                     f"with {', '.join(POLICY_ALIASES)} (MlpPolicy, CnnPolicy) can be imported")
+        raise _error(
+            f"{where}: policy class {name or 'unknown'} is not supported; PPO checkpoints "
+            f"with {', '.join(POLICY_ALIASES)} (MlpPolicy, CnnPolicy) can be imported"
+        )
     return name
 
 
 def _check_is_ppo(data: dict[str, Any], where: Path) -> None:
     missing = [k for k in ("n_steps", "n_epochs", "clip_range") if k not in data]
     if missing:
-        raise _error(f"{where} does not look like a PPO checkpoint (its data has no "
-                     f"{', '.join(missing)}); only SB3 PPO can be imported")
+        raise _error(
+            f"{where} does not look like a PPO checkpoint (its data has no "
+            f"{', '.join(missing)}); only SB3 PPO can be imported"
+        )
 
 
 def check_hyperparameters(data: dict[str, Any], where: Path) -> None:
@@ -228,8 +287,9 @@ def check_hyperparameters(data: dict[str, Any], where: Path) -> None:
         ok = (isinstance(v, int) if kind is int else isinstance(v, (int, float))) and not isinstance(v, bool)
         if not ok or not low <= v <= high:
             span = f"{int(low)}..{int(high)}" if kind is int else f"{low:g}..{high:g}"
-            raise _error(f"{where}: data's {key} is {str(v)[:40]!r}, not {'an integer' if kind is int else 'a number'} "
-                         f"in {span}")
+            raise _error(
+                f"{where}: data's {key} is {str(v)[:40]!r}, not {'an integer' if kind is int else 'a number'} in {span}"
+            )
     if "use_sde" in data and not isinstance(data["use_sde"], bool):
         raise _error(f"{where}: data's use_sde is {str(data['use_sde'])[:40]!r}, not true or false")
 
@@ -252,8 +312,11 @@ def _space_facts(entry: Any, what: str, where: Path) -> tuple[str, Any]:
         shape = entry.get("_shape", entry.get("shape"))
         if isinstance(shape, str) and (m := _SHAPE.fullmatch(shape.strip())):
             return kind, tuple(int(s) for s in m.group(1).split(","))
-        if isinstance(shape, list) and 0 < len(shape) <= 4 and all(
-                isinstance(s, int) and not isinstance(s, bool) and 0 < s <= 10**6 for s in shape):
+        if (
+            isinstance(shape, list)
+            and 0 < len(shape) <= 4
+            and all(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= 10**6 for s in shape)
+        ):
             return kind, tuple(shape)
     else:
         return kind, None
@@ -280,9 +343,11 @@ def check_spaces(data: dict[str, Any], spec: GameSpec, where: Path):
         if what == "observation space" and image_transposed(space) is not None:
             sizes.append(tuple(image_transposed(space).shape))
         if kind != game_kind or size not in sizes:
-            raise _error(f"the checkpoint's {what} is {_describe(kind, size)}, but {spec.name} ({spec.env_id}) has "
-                         f"{_describe(game_kind, sizes[0])}: {where} was trained on another game; pick its game "
-                         "with --game")
+            raise _error(
+                f"the checkpoint's {what} is {_describe(kind, size)}, but {spec.name} ({spec.env_id}) has "
+                f"{_describe(game_kind, sizes[0])}: {where} was trained on another game; pick its game "
+                "with --game"
+            )
     return game["observation space"], game["action space"]
 
 
@@ -299,26 +364,32 @@ def policy_kwargs(data: dict[str, Any], where: Path) -> dict[str, Any]:
         if key == "activation_fn":
             name = _class_name(value)
             if name not in ACTIVATIONS:
-                raise _error(f"{where}: activation_fn {str(value)[:80]!r} is not one of "
-                             f"{', '.join(sorted(ACTIVATIONS))}")
+                raise _error(
+                    f"{where}: activation_fn {str(value)[:80]!r} is not one of {', '.join(sorted(ACTIVATIONS))}"
+                )
             out[key] = name
         elif key == "features_extractor_class":
             name = _class_name(value)
             if name not in FEATURE_EXTRACTORS:
-                raise _error(f"{where}: features extractor {str(value)[:80]!r} is not one of "
-                             f"{', '.join(sorted(FEATURE_EXTRACTORS))}")
+                raise _error(
+                    f"{where}: features extractor {str(value)[:80]!r} is not one of "
+                    f"{', '.join(sorted(FEATURE_EXTRACTORS))}"
+                )
             out[key] = name
         elif key in SIMPLE_KWARGS or key == "features_extractor_kwargs":
             if isinstance(value, str):
                 raise _error(f"{where}: policy_kwargs[{key!r}] is only stored pickled ({value[:80]!r})")
             out[key] = value
         else:
-            raise _error(f"{where}: policy_kwargs[{str(key)[:40]!r}] = {str(value)[:80]!r} cannot be rebuilt "
-                         "without unpickling it")
+            raise _error(
+                f"{where}: policy_kwargs[{str(key)[:40]!r}] = {str(value)[:80]!r} cannot be rebuilt "
+                "without unpickling it"
+            )
     return out
 
 
 # --- RL Zoo files -----------------------------------------------------------------------------------
+
 
 class _ZooYamlLoader(untrusted.BoundedSafeLoader):
     """The bounded SafeLoader (no aliases, bounded nesting) that reads the Zoo's
@@ -354,8 +425,10 @@ def _normalize_setting(config: dict[str, Any], where: Path) -> dict[str, Any] | 
                 raise ValueError("too long")
             value = ast.literal_eval(value)
         except (ValueError, SyntaxError, RecursionError, MemoryError):
-            raise _error(f"{where}: normalize = {value[:80]!r} is not a short literal; it would have to be "
-                         "eval()'d, which this importer never does") from None
+            raise _error(
+                f"{where}: normalize = {value[:80]!r} is not a short literal; it would have to be "
+                "eval()'d, which this importer never does"
+            ) from None
     if value is True:
         return {"norm_obs": True}
     if isinstance(value, dict):
@@ -366,14 +439,18 @@ def _normalize_setting(config: dict[str, Any], where: Path) -> dict[str, Any] | 
 def normalizer_from_pickle(path: Path, trust: bool, warn: Callable[[str], None]) -> Normalizer | None:
     """VecNormalize's observation statistics from ``vecnormalize.pkl``: only when trusted, with a warning."""
     if not trust:
-        raise _error(f"this run normalises observations and its statistics are only in {path}, a pickle, which can "
-                     "run any code when loaded. If you trust where it came from, re-run with --trust-pickle; nothing "
-                     "was imported")
+        raise _error(
+            f"this run normalises observations and its statistics are only in {path}, a pickle, which can "
+            "run any code when loaded. If you trust where it came from, re-run with --trust-pickle; nothing "
+            "was imported"
+        )
     import pickle
 
     untrusted.regular_file_size(path, "vecnormalize.pkl", ImportCheckpointError, max_file_bytes())
-    warn(f"warning: --trust-pickle: unpickling {path} (sha256 {sha256_file(path)[:12]}…); a pickle can run any "
-         "code its author put in it")
+    warn(
+        f"warning: --trust-pickle: unpickling {path} (sha256 {sha256_file(path)[:12]}…); a pickle can run any "
+        "code its author put in it"
+    )
     with open(path, "rb") as f:
         vn = pickle.load(f)
     try:
@@ -427,8 +504,10 @@ def find_source(path: Path) -> Source:
     if chosen is None and len(zips) == 1:
         chosen = _in_folder(path, zips[0])
     if chosen is None:
-        raise _error(f"{path} is not an RL Zoo run folder: expected {env_id}.zip or best_model.zip "
-                     f"(zips found: {', '.join(zips) or 'none'}); give the zip itself")
+        raise _error(
+            f"{path} is not an RL Zoo run folder: expected {env_id}.zip or best_model.zip "
+            f"(zips found: {', '.join(zips) or 'none'}); give the zip itself"
+        )
     params = path
     sub = path / env_id
     if os.path.isdir(sub):
@@ -445,10 +524,12 @@ def find_source(path: Path) -> Source:
 
 # --- the bundle ------------------------------------------------------------------------------------
 
+
 def _hyperparameters(data: dict[str, Any], zoo: dict[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
     """config.yml of the bundle: the Zoo's hyperparameters as written (strings stay strings; the file was
     bounded by ``PLAYGROUND_MAX_CONFIG_KB``), else the readable values in the checkpoint's data (numbers,
     booleans, short strings) and the checked policy arguments. Nothing unbounded reaches the model card."""
+
     def plain(v):
         try:
             yaml.safe_dump(v)
@@ -490,14 +571,22 @@ def _accept(staged: Path) -> None:
     except BundleError as exc:
         raise _error(f"the imported bundle does not verify: {exc}; nothing was imported") from None
     if failed:
-        raise _error(f"the imported bundle does not verify ({failed[0].name}: {failed[0].detail}); nothing was "
-                     "imported")
+        raise _error(
+            f"the imported bundle does not verify ({failed[0].name}: {failed[0].detail}); nothing was imported"
+        )
 
 
-def import_checkpoint(source_path: str | Path, game: str, out: str | Path | None = None, trust_pickle: bool = False,
-                      episodes: int | None = None, replays: int = 5, command: str | None = None,
-                      warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
-                      register: bool = True) -> Path:
+def import_checkpoint(
+    source_path: str | Path,
+    game: str,
+    out: str | Path | None = None,
+    trust_pickle: bool = False,
+    episodes: int | None = None,
+    replays: int = 5,
+    command: str | None = None,
+    warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+    register: bool = True,
+) -> Path:
     """Import an SB3 PPO zip or RL Zoo run as a bundle (default under ``$PLAYGROUND_DATA/imported/``)."""
     from stable_baselines3 import PPO
 
@@ -514,8 +603,9 @@ def import_checkpoint(source_path: str | Path, game: str, out: str | Path | None
     kwargs = policy_kwargs(d, src.zip)
     if "use_sde" in d:  # SB3 keeps it beside policy_kwargs and passes it to the policy
         kwargs.setdefault("use_sde", d["use_sde"])
-    kwargs.setdefault("features_extractor_class", "NatureCNN" if policy_name == "ActorCriticCnnPolicy"
-                      else "FlattenExtractor")
+    kwargs.setdefault(
+        "features_extractor_class", "NatureCNN" if policy_name == "ActorCriticCnnPolicy" else "FlattenExtractor"
+    )
     try:
         # the arguments in policy.json's form, checked against the allow-lists; the parameter count from
         # them and the spaces, before a tensor is built (SB3 transposes a channel-last image for its CNN)
@@ -537,12 +627,16 @@ def import_checkpoint(source_path: str | Path, game: str, out: str | Path | None
     normalizer = None
     if norm and norm.get("norm_obs", True):
         if src.vecnormalize is None:
-            raise _error(f"{src.config} says the run normalises observations, but there is no "
-                         f"vecnormalize.pkl beside it: the statistics are missing")
+            raise _error(
+                f"{src.config} says the run normalises observations, but there is no "
+                f"vecnormalize.pkl beside it: the statistics are missing"
+            )
         normalizer = normalizer_from_pickle(src.vecnormalize, trust_pickle, warn)
         if normalizer is not None and normalizer.mean.shape != tuple(obs_space.shape):
-            raise _error(f"{src.vecnormalize}: statistics of shape {normalizer.mean.shape} do not fit "
-                         f"{spec.env_id}'s observations")
+            raise _error(
+                f"{src.vecnormalize}: statistics of shape {normalizer.mean.shape} do not fit "
+                f"{spec.env_id}'s observations"
+            )
 
     config = _hyperparameters(d, zoo, kwargs)
     started = now_iso()
@@ -552,19 +646,29 @@ def import_checkpoint(source_path: str | Path, game: str, out: str | Path | None
         # save as SB3's zip is built from our objects, never from the checkpoint's pickles.
         env = make_env(spec, "eval")
         n_steps = d.get("n_steps") if isinstance(d.get("n_steps"), int) else 2048
-        extra = {k: d[k] for k in ("gamma", "gae_lambda", "ent_coef", "vf_coef", "max_grad_norm", "n_epochs")
-                 if isinstance(d.get(k), (int, float)) and not isinstance(d.get(k), bool)}
+        extra = {
+            k: d[k]
+            for k in ("gamma", "gae_lambda", "ent_coef", "vf_coef", "max_grad_norm", "n_epochs")
+            if isinstance(d.get(k), (int, float)) and not isinstance(d.get(k), bool)
+        }
         built = sb3_kwargs(kwargs)
         use_sde = bool(built.pop("use_sde", False))
-        model = PPO(POLICY_ALIASES[policy_name], env, policy_kwargs=built, use_sde=use_sde,
-                    n_steps=min(n_steps, _BUILD_N_STEPS),
-                    batch_size=min(64, n_steps), device="cpu", seed=0, **extra)
+        model = PPO(
+            POLICY_ALIASES[policy_name],
+            env,
+            policy_kwargs=built,
+            use_sde=use_sde,
+            n_steps=min(n_steps, _BUILD_N_STEPS),
+            batch_size=min(64, n_steps),
+            device="cpu",
+            seed=0,
+            **extra,
+        )
         model.n_steps = n_steps  # see _BUILD_N_STEPS
         try:
             model.policy.load_state_dict(ckpt.state_dict, strict=True)
         except RuntimeError as exc:
-            raise _error(f"{src.zip}: the weights do not fit the policy its data describes: "
-                         f"{str(exc)[:400]}") from None
+            raise _error(f"{src.zip}: the weights do not fit the policy its data describes: {str(exc)[:400]}") from None
         model.policy.set_training_mode(False)
         export_policy(model.policy, normalizer, w.path)
         model.save(w.path / f"ppo-{spec.hub_env_id}.zip")
@@ -576,24 +680,48 @@ def import_checkpoint(source_path: str | Path, game: str, out: str | Path | None
         except BundleError as exc:  # the policy's own checks: non-finite outputs, spaces
             raise _error(f"{src.zip}: {exc}") from None
 
-        source = {"kind": src.kind, "path": str(src.path.resolve()), "zip": src.zip.name[:200],
-                  "zip_sha256": ckpt.sha256,
-                  "config": None if src.config is None else {"file": str(src.config.relative_to(src.path)),
-                                                             "sha256": sha256_file(src.config)},
-                  "vecnormalize": None if src.vecnormalize is None else {
-                      "file": str(src.vecnormalize.relative_to(src.path)), "sha256": sha256_file(src.vecnormalize),
-                      "unpickled": normalizer is not None},
-                  "env_id_hint": src.env_id_hint, "sb3_version": ckpt.sb3_version, "system_info": ckpt.system_info,
-                  "num_timesteps": d.get("num_timesteps") if isinstance(d.get("num_timesteps"), int) else None,
-                  "policy_class": policy_name}
+        source = {
+            "kind": src.kind,
+            "path": str(src.path.resolve()),
+            "zip": src.zip.name[:200],
+            "zip_sha256": ckpt.sha256,
+            "config": None
+            if src.config is None
+            else {"file": str(src.config.relative_to(src.path)), "sha256": sha256_file(src.config)},
+            "vecnormalize": None
+            if src.vecnormalize is None
+            else {
+                "file": str(src.vecnormalize.relative_to(src.path)),
+                "sha256": sha256_file(src.vecnormalize),
+                "unpickled": normalizer is not None,
+            },
+            "env_id_hint": src.env_id_hint,
+            "sb3_version": ckpt.sb3_version,
+            "system_info": ckpt.system_info,
+            "num_timesteps": d.get("num_timesteps") if isinstance(d.get("num_timesteps"), int) else None,
+            "policy_class": policy_name,
+        }
         manifest = Manifest(
-            game=spec.slug, env_id=spec.env_id, env_kwargs=spec.env_kwargs, origin="external", files={},
-            source=source, shipped_because="an external checkpoint: trained elsewhere, not reproduced here",
-            commands={"import": command or f"playground import {src.path} --game {spec.slug}",
-                      "evaluate": f"playground evaluate {out_dir}", "verify": f"playground verify {out_dir}"},
+            game=spec.slug,
+            env_id=spec.env_id,
+            env_kwargs=spec.env_kwargs,
+            origin="external",
+            files={},
+            source=source,
+            shipped_because="an external checkpoint: trained elsewhere, not reproduced here",
+            commands={
+                "import": command or f"playground import {src.path} --game {spec.slug}",
+                "evaluate": f"playground evaluate {out_dir}",
+                "verify": f"playground verify {out_dir}",
+            },
             protocol=Protocol.of_spec(spec, episodes),
-            provenance={"code": {"bundling": git_state()}, "versions": package_versions(), "hardware": hardware(),
-                        "bundled": {"started": started, "finished": now_iso()}})
+            provenance={
+                "code": {"bundling": git_state()},
+                "versions": package_versions(),
+                "hardware": hardware(),
+                "bundled": {"started": started, "finished": now_iso()},
+            },
+        )
         w.write_text("README.md", external_card(spec, manifest, result, config))
         w.finish(manifest)
         _accept(w.path)

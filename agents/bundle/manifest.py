@@ -93,13 +93,27 @@ class Manifest:
 
     def to_json(self) -> dict[str, Any]:
         """The manifest's JSON, keys in the order bundle@1 files have them."""
-        out: dict[str, Any] = {"format": self.format, "game": self.game, "env_id": self.env_id,
-                               "env_kwargs": self.env_kwargs, "algo": self.algo, "origin": self.origin_label}
+        out: dict[str, Any] = {
+            "format": self.format,
+            "game": self.game,
+            "env_id": self.env_id,
+            "env_kwargs": self.env_kwargs,
+            "algo": self.algo,
+            "origin": self.origin_label,
+        }
         if self.source is not None:
             out["source"] = self.source
-        out.update({"seeds": self.seeds, "shipped_seed": self.shipped_seed, "shipped_because": self.shipped_because,
-                    "timesteps": self.timesteps, "wall_seconds": self.wall_seconds, "commands": self.commands,
-                    "reproduce": self.reproduce})
+        out.update(
+            {
+                "seeds": self.seeds,
+                "shipped_seed": self.shipped_seed,
+                "shipped_because": self.shipped_because,
+                "timesteps": self.timesteps,
+                "wall_seconds": self.wall_seconds,
+                "commands": self.commands,
+                "reproduce": self.reproduce,
+            }
+        )
         if self.protocol is not None:
             out["protocol"] = self.protocol.to_json()
         for k in self._PROVENANCE_KEYS:
@@ -140,11 +154,25 @@ class Manifest:
         source = need("source", (dict, type(None)), None)
         provenance = {k: d[k] for k in cls._PROVENANCE_KEYS if k in d}
         _check_shown(origin, commands, reproduce, source, provenance, where)
-        return cls(game=need("game", str), env_id=need("env_id", str), env_kwargs=need("env_kwargs", dict, {}),
-                   origin=origin, files=files, algo=need("algo", str, "PPO"), seeds=list(seeds), shipped_seed=shipped,
-                   shipped_because=need("shipped_because", str, ""), timesteps=timesteps, wall_seconds=wall,
-                   commands=commands, reproduce=reproduce, protocol=protocol, source=source,
-                   provenance=provenance, format=d["format"])
+        return cls(
+            game=need("game", str),
+            env_id=need("env_id", str),
+            env_kwargs=need("env_kwargs", dict, {}),
+            origin=origin,
+            files=files,
+            algo=need("algo", str, "PPO"),
+            seeds=list(seeds),
+            shipped_seed=shipped,
+            shipped_because=need("shipped_because", str, ""),
+            timesteps=timesteps,
+            wall_seconds=wall,
+            commands=commands,
+            reproduce=reproduce,
+            protocol=protocol,
+            source=source,
+            provenance=provenance,
+            format=d["format"],
+        )
 
 
 class _Fields:
@@ -179,20 +207,28 @@ def _files(files: dict[str, Any], where: str) -> dict[str, str]:
     return files
 
 
-def _check_shown(origin: Origin, commands: dict[str, Any], reproduce: list[Any], source: dict[str, Any] | None,
-                 provenance: dict[str, Any], where: str) -> None:
+def _check_shown(
+    origin: Origin,
+    commands: dict[str, Any],
+    reproduce: list[Any],
+    source: dict[str, Any] | None,
+    provenance: dict[str, Any],
+    where: str,
+) -> None:
     """What the Evidence page shows of the manifest is there, of the type it is shown as."""
     if len(reproduce) > 1000 or not all(short_text(c) for c in reproduce):
         raise BundleError(f"{where}: 'reproduce' must be a list of command lines")
-    for key in (("import", "verify") if origin == "external" else ("bundle",)):
+    for key in ("import", "verify") if origin == "external" else ("bundle",):
         if not short_text(commands.get(key)):
             raise BundleError(f"{where}: commands[{key!r}] is not a command line")
     if origin == "external" and (
-            source is None or not all(short_text(source.get(k), 1000) for k in ("kind", "zip", "zip_sha256"))):
+        source is None or not all(short_text(source.get(k), 1000) for k in ("kind", "zip", "zip_sha256"))
+    ):
         raise BundleError(f"{where}: an external bundle needs its source's kind, zip and zip_sha256")
     versions = provenance.get("versions", {})
-    if not isinstance(versions, dict) or not all(isinstance(k, str) and (v is None or short_text(v, 200))
-                                                 for k, v in versions.items()):
+    if not isinstance(versions, dict) or not all(
+        isinstance(k, str) and (v is None or short_text(v, 200)) for k, v in versions.items()
+    ):
         raise BundleError(f"{where}: 'versions' must map package names to version strings")
     for key in ("code", "hardware", "bundled"):
         if key in provenance and not isinstance(provenance[key], dict):
@@ -207,8 +243,9 @@ def _protocol(d: dict[str, Any]) -> Protocol:
         raise TypeError("env_kwargs is not an object")
     if not (is_int(d.get("seed_base")) and 0 <= d["seed_base"] <= MAX_SEED):
         raise ValueError(f"seed_base {str(d.get('seed_base'))[:30]} is not an integer 0..{MAX_SEED}")
-    if not (is_int(d.get("episodes")) and 1 <= d["episodes"] <= MAX_EPISODES
-            and d["seed_base"] + d["episodes"] <= MAX_SEED):
+    if not (
+        is_int(d.get("episodes")) and 1 <= d["episodes"] <= MAX_EPISODES and d["seed_base"] + d["episodes"] <= MAX_SEED
+    ):
         raise ValueError(f"episodes {str(d.get('episodes'))[:30]} is not an integer 1..{MAX_EPISODES}")
     if not isinstance(d.get("deterministic"), bool) or not short_text(d.get("wrappers"), 1000):
         raise TypeError("deterministic must be true or false and wrappers a string")

@@ -29,18 +29,29 @@ def test_manifest_round_trips_every_shipped_bundle_key_for_key(slug):
 
 def test_manifest_refuses_what_is_not_one():
     raw = json.loads((models_dir() / "cartpole" / MANIFEST).read_text())
-    for bad, message in [({**raw, "format": "other@9"}, "format"), ({**raw, "files": {"../x": "0" * 64}}, "unsafe"),
-                         ({**raw, "files": {"a": "nothex"}}, "malformed"), ({**raw, "seeds": ["1"]}, "integers"),
-                         ({**raw, "shipped_seed": 99}, "shipped_seed"), ({**raw, "game": 3}, "wrong type"),
-                         ([], "not a JSON object")]:
+    for bad, message in [
+        ({**raw, "format": "other@9"}, "format"),
+        ({**raw, "files": {"../x": "0" * 64}}, "unsafe"),
+        ({**raw, "files": {"a": "nothex"}}, "malformed"),
+        ({**raw, "seeds": ["1"]}, "integers"),
+        ({**raw, "shipped_seed": 99}, "shipped_seed"),
+        ({**raw, "game": 3}, "wrong type"),
+        ([], "not a JSON object"),
+    ]:
         with pytest.raises(BundleError, match=message):
             Manifest.from_json(bad)
 
 
 def test_external_manifest_has_no_shipped_seed(tmp_path):
     raw = json.loads((models_dir() / "cartpole" / MANIFEST).read_text())
-    raw = {**raw, "origin": EXTERNAL, "seeds": [], "shipped_seed": None, "source": {"kind": "sb3-zip"},
-           "commands": {"import": "playground import x.zip --game cartpole", "verify": "playground verify b"}}
+    raw = {
+        **raw,
+        "origin": EXTERNAL,
+        "seeds": [],
+        "shipped_seed": None,
+        "source": {"kind": "sb3-zip"},
+        "commands": {"import": "playground import x.zip --game cartpole", "verify": "playground verify b"},
+    }
     with pytest.raises(BundleError, match="needs its source's kind, zip and zip_sha256"):
         Manifest.from_json(raw)  # what the Evidence page shows of an external agent must be there
     raw["source"] = {"kind": "sb3 zip", "zip": "ppo-CartPole-v1.zip", "zip_sha256": "0" * 64}
@@ -69,8 +80,9 @@ def test_writer_leaves_nothing_on_failure_and_keeps_the_old_bundle(tmp_path):
 def test_a_failed_build_leaves_nothing(tmp_path):
     run = tmp_path / "run"
     shutil.copytree(models_dir() / "cartpole" / "evidence", run)  # not a run folder
-    (run / "run.json").write_text(json.dumps({"game": "cartpole", "status": "done", "seed": 1, "commands": [],
-                                              "segments": [{"start": "x"}]}))
+    (run / "run.json").write_text(
+        json.dumps({"game": "cartpole", "status": "done", "seed": 1, "commands": [], "segments": [{"start": "x"}]})
+    )
     (run / "eval.csv").write_text("timesteps,mean,std\n")
     (run / "diagnostics.csv").write_text("timesteps\n")
     with pytest.raises((BundleError, FileNotFoundError, OSError)):
@@ -122,5 +134,13 @@ def test_policy_id_changes_with_the_weights_or_policy_json(tmp_path):
     base = Bundle(tmp_path, Manifest.from_json(raw)).policy_id
     other_json = {**raw, "files": {**raw["files"], "policy.json": "0" * 64}}
     other_weights = {**raw, "files": {**raw["files"], "policy.safetensors": "0" * 64}}
-    assert len({base, Bundle(tmp_path, Manifest.from_json(other_json)).policy_id,
-                Bundle(tmp_path, Manifest.from_json(other_weights)).policy_id}) == 3
+    assert (
+        len(
+            {
+                base,
+                Bundle(tmp_path, Manifest.from_json(other_json)).policy_id,
+                Bundle(tmp_path, Manifest.from_json(other_weights)).policy_id,
+            }
+        )
+        == 3
+    )

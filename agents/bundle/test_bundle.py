@@ -9,8 +9,8 @@ import pytest
 
 from agents.bundle import MANIFEST, Bundle
 from agents.bundle.build import build_bundle
-from agents.evaluation.replay import resimulate
 from agents.common.errors import BundleError
+from agents.evaluation.replay import resimulate
 from agents.policy.network import load_policy
 from agents.training.train import TrainOptions, train
 from envs import get_spec, make_env
@@ -21,7 +21,9 @@ pytestmark = pytest.mark.slow  # every test needs a bundle trained by the module
 @pytest.fixture(scope="module")
 def cartpole_bundle(tmp_path_factory):
     root = tmp_path_factory.mktemp("cartpole")
-    runs = [train(TrainOptions("cartpole", seed=s, timesteps=2048, out=root / f"seed{s}", progress=None)) for s in (1, 2)]
+    runs = [
+        train(TrainOptions("cartpole", seed=s, timesteps=2048, out=root / f"seed{s}", progress=None)) for s in (1, 2)
+    ]
     return build_bundle("cartpole", runs, out=root / "bundle", episodes=20)
 
 
@@ -29,8 +31,16 @@ def cartpole_bundle(tmp_path_factory):
 def continuous_bundle(tmp_path_factory):
     """Continuous actions with VecNormalize: the normalisation statistics must travel in policy.json."""
     root = tmp_path_factory.mktemp("llc")
-    run = train(TrainOptions("lunarlander-continuous", seed=1, timesteps=2048, overrides=["n_steps=64"], out=root / "seed1",
-                progress=None))
+    run = train(
+        TrainOptions(
+            "lunarlander-continuous",
+            seed=1,
+            timesteps=2048,
+            overrides=["n_steps=64"],
+            out=root / "seed1",
+            progress=None,
+        )
+    )
     return build_bundle("lunarlander-continuous", [run], out=root / "bundle", episodes=10)
 
 
@@ -104,9 +114,18 @@ def test_verify_passes_and_bundle_contents(cartpole_bundle):
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
     m = bundle.manifest
     assert m.seeds == [1, 2] and m.shipped_seed in (1, 2) and "periodic evaluation" in m.shipped_because
-    for f in ("policy.safetensors", "policy.json", "ppo-CartPole-v1.zip", "config.yml", "results.json", "README.md",
-              "evidence/training-seed1.csv", "evidence/training-seed2.csv", "evidence/eval.json",
-              "evidence/health.json"):
+    for f in (
+        "policy.safetensors",
+        "policy.json",
+        "ppo-CartPole-v1.zip",
+        "config.yml",
+        "results.json",
+        "README.md",
+        "evidence/training-seed1.csv",
+        "evidence/training-seed2.csv",
+        "evidence/eval.json",
+        "evidence/health.json",
+    ):
         assert f in m.files, f
     assert m.versions["stable-baselines3"].startswith("2.9")
     assert all(m.commands["train"][str(s)][0].startswith("playground train cartpole --seed") for s in (1, 2))
@@ -119,6 +138,7 @@ def test_verify_passes_and_bundle_contents(cartpole_bundle):
 
 
 # --- tampering --------------------------------------------------------------------------------------
+
 
 def _copy(src, tmp_path):
     dst = tmp_path / "bundle"
@@ -177,13 +197,16 @@ def test_unlisted_and_missing_files(cartpole_bundle, tmp_path):
     assert "evil.py" in details and "config.yml is missing" in details
 
 
-@pytest.mark.parametrize("edit,message", [
-    (lambda d: d.update(policy_class="os.system"), "policy class 'os.system'"),
-    (lambda d: d["policy_kwargs"].update(activation_fn="__import__"), "activation '__import__'"),
-    (lambda d: d.update(format="pickle"), "is not a ppo-playground/policy@1 file"),
-    (lambda d: d["action_space"].update(n=3), "does not match policy.json"),
-    (lambda d: d["observation_space"].update(shape=[3]), "malformed space"),
-])
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda d: d.update(policy_class="os.system"), "policy class 'os.system'"),
+        (lambda d: d["policy_kwargs"].update(activation_fn="__import__"), "activation '__import__'"),
+        (lambda d: d.update(format="pickle"), "is not a ppo-playground/policy@1 file"),
+        (lambda d: d["action_space"].update(n=3), "does not match policy.json"),
+        (lambda d: d["observation_space"].update(shape=[3]), "malformed space"),
+    ],
+)
 def test_hostile_policy_json_is_refused(cartpole_bundle, tmp_path, edit, message):
     b = _copy(cartpole_bundle, tmp_path)
     desc = json.loads((b / "policy.json").read_text())
@@ -210,30 +233,41 @@ def test_malformed_replay(cartpole_bundle):
     with pytest.raises(BundleError, match="length .* but .* actions"):
         resimulate(dict(rep, actions=rep["actions"] + [0]))
     with pytest.raises(BundleError, match="action 0 is 7, outside CartPole's actions"):
-        resimulate(dict(rep, actions=[7] + rep["actions"][1:]))
+        resimulate(dict(rep, actions=[7, *rep["actions"][1:]]))
 
 
 def test_every_evaluation_episode_replays_on_a_fresh_env():
     """Episodes that share an env slot (BipedalWalker keeps state across reset) still re-simulate alone."""
-    from agents.evaluation.replay import replay_record
     from agents.evaluation.evaluate import run_episodes
+    from agents.evaluation.replay import replay_record
 
     spec = get_spec("bipedalwalker")
     rng = np.random.default_rng(0)
-    eps = run_episodes(spec, lambda obs: rng.uniform(-1, 1, size=(len(obs), 4)).astype(np.float32), [5, 6, 7],
-                       record=True, parallel=1)
+    eps = run_episodes(
+        spec, lambda obs: rng.uniform(-1, 1, size=(len(obs), 4)).astype(np.float32), [5, 6, 7], record=True, parallel=1
+    )
     for ep in eps:
         assert resimulate(replay_record(spec, ep, "t", False), spec)["ok"], ep.seed
 
 
 # --- Atari -------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def pong_bundle(tmp_path_factory):
     """A tiny Pong run, bundled: the CNN's weights are what makes Atari bundles big."""
     root = tmp_path_factory.mktemp("pong")
-    run = train(TrainOptions("pong", seed=1, timesteps=128, overrides=["n_envs=2", "n_steps=64", "batch_size=64"],
-                out=root / "seed1", threads=1, progress=None))
+    run = train(
+        TrainOptions(
+            "pong",
+            seed=1,
+            timesteps=128,
+            overrides=["n_envs=2", "n_steps=64", "batch_size=64"],
+            out=root / "seed1",
+            threads=1,
+            progress=None,
+        )
+    )
     return build_bundle("pong", [run], out=root / "bundle", episodes=2, replays=2)
 
 
@@ -260,7 +294,8 @@ def test_atari_zip_has_no_optimizer_moments_and_still_loads(pong_bundle):
 
     model = PPO.load(zip_path, device="cpu")  # a file this test just wrote itself
     obs = _observations("pong", n=20)
-    np.testing.assert_array_equal(bundle.policy().predict(obs, deterministic=True),
-                                  model.predict(obs, deterministic=True)[0])
+    np.testing.assert_array_equal(
+        bundle.policy().predict(obs, deterministic=True), model.predict(obs, deterministic=True)[0]
+    )
     total = sum(p.stat().st_size for p in pong_bundle.rglob("*") if p.is_file())
     assert total < 25 * 2**20

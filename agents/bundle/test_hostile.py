@@ -38,7 +38,7 @@ EXIT_FAILED = 1
 """`playground`'s status for a command that failed with a message (2 is a usage error)"""
 CARTPOLE = REPO_ROOT / "models" / "cartpole"
 
-RUNNER = r'''
+RUNNER = r"""
 import contextlib, io, json, os, resource, sys, traceback, warnings
 cases_file, results_file, outside = sys.argv[1:4]
 opened = []
@@ -71,10 +71,11 @@ for case in json.load(open(cases_file)):
         f.write(json.dumps({"id": case["id"], "code": code, "stdout": out.getvalue(), "stderr": err.getvalue(),
                             "outside": outside_opened,
                             "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}) + "\n")
-'''
+"""
 
 
 # --- running the CLI on a batch of cases -------------------------------------------------------------------
+
 
 def run_cases(cases: list[dict], tmp: Path, outside: Path, env: dict[str, str] | None = None) -> dict[str, dict]:
     """Run ``playground <argv>`` for every case in one child process (capped address space, audited opens);
@@ -88,8 +89,15 @@ def run_cases(cases: list[dict], tmp: Path, outside: Path, env: dict[str, str] |
     def cap():
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
-    proc = subprocess.run([sys.executable, "-c", RUNNER, str(cases_file), str(results_file), str(outside.resolve())],
-                          capture_output=True, text=True, env=full, cwd=REPO_ROOT, timeout=1500, preexec_fn=cap)
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(cases_file), str(results_file), str(outside.resolve())],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=REPO_ROOT,
+        timeout=1500,
+        preexec_fn=cap,
+    )
     lines = results_file.read_text().splitlines() if results_file.exists() else []
     results = {r["id"]: r for r in map(json.loads, lines)}
     missing = [c["id"] for c in cases if c["id"] not in results]
@@ -115,12 +123,18 @@ def assert_refused(r: dict, *expected: str, code: int = EXIT_FAILED) -> str:
 
 # --- forging bundles -----------------------------------------------------------------------------------------
 
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def forge(dst: Path, edits: dict[str, bytes | None] | None = None, src: Path = CARTPOLE, rehash: bool = True,
-          manifest_edit=None) -> Path:
+def forge(
+    dst: Path,
+    edits: dict[str, bytes | None] | None = None,
+    src: Path = CARTPOLE,
+    rehash: bool = True,
+    manifest_edit=None,
+) -> Path:
     """A copy of a bundle with files replaced (``None`` removes one) and, as a careful forger would, the
     manifest's checksums updated; ``manifest_edit`` changes the manifest's JSON itself."""
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("reproductions"))
@@ -183,47 +197,87 @@ VERIFY_CASES = {
     # unbounded cost from a small file
     "config-alias-bomb": ({"config.yml": alias_bomb()}, ["config.yml", "aliases"]),
     "config-deep-yaml": ({"config.yml": b"x: " + b"[" * 5000 + b"]" * 5000 + b"\n"}, ["config.yml", "nested"]),
-    "policy-20000-wide": (policy_json(lambda d: d["policy_kwargs"].update(net_arch=[20000, 20000])),
-                          ["PLAYGROUND_MAX_PARAMETERS"]),
+    "policy-20000-wide": (
+        policy_json(lambda d: d["policy_kwargs"].update(net_arch=[20000, 20000])),
+        ["PLAYGROUND_MAX_PARAMETERS"],
+    ),
     "policy-deep-json": ({"policy.json": deep_json()}, ["policy.json", "nested"]),
     # accepting what cannot be used
     "nan-weights": ({"policy.safetensors": nan_weights()}, ["NaN"]),
-    "another-games-policy": ({"policy.json": (REPO_ROOT / "models/acrobot/policy.json").read_bytes(),
-                              "policy.safetensors": (REPO_ROOT / "models/acrobot/policy.safetensors").read_bytes()},
-                             ["made for another game"]),
-    "normaliser-wrong-length": (policy_json(lambda d: d.update(normalization={
-        "obs_mean": [0.0, 0.0, 0.0], "obs_var": [1.0, 1.0, 1.0], "clip_obs": 10.0, "epsilon": 1e-8})),
-        ["normalization has 3 values"]),
+    "another-games-policy": (
+        {
+            "policy.json": (REPO_ROOT / "models/acrobot/policy.json").read_bytes(),
+            "policy.safetensors": (REPO_ROOT / "models/acrobot/policy.safetensors").read_bytes(),
+        },
+        ["made for another game"],
+    ),
+    "normaliser-wrong-length": (
+        policy_json(
+            lambda d: d.update(
+                normalization={
+                    "obs_mean": [0.0, 0.0, 0.0],
+                    "obs_var": [1.0, 1.0, 1.0],
+                    "clip_obs": 10.0,
+                    "epsilon": 1e-8,
+                }
+            )
+        ),
+        ["normalization has 3 values"],
+    ),
     "no-health-json": ({"evidence/health.json": None}, ["evidence complete", "evidence/health.json"]),
     "health-json-a-list": ({"evidence/health.json": b"[]"}, ["health.json", "not a JSON object"]),
-    "replay-fractional-actions": (replay_with(lambda d: d.update(actions=[a + 0.4 for a in d["actions"]])),
-                                  ["action 0 is", "outside CartPole's actions"]),
+    "replay-fractional-actions": (
+        replay_with(lambda d: d.update(actions=[a + 0.4 for a in d["actions"]])),
+        ["action 0 is", "outside CartPole's actions"],
+    ),
     # malformed input that gave tracebacks
     "replay-action-text": (replay_with(lambda d: d["actions"].__setitem__(0, "x")), ["action 0 is 'x'"]),
     "replay-action-null": (replay_with(lambda d: d["actions"].__setitem__(0, None)), ["action 0 is None"]),
-    "replay-action-inf": ({"evidence/replays/best.json": edit_json(
-        "evidence/replays/best.json", lambda d: d["actions"].__setitem__(0, 1e308)).replace(b"1e+308", b"1e400")},
-        ["not finite"]),
+    "replay-action-inf": (
+        {
+            "evidence/replays/best.json": edit_json(
+                "evidence/replays/best.json", lambda d: d["actions"].__setitem__(0, 1e308)
+            ).replace(b"1e+308", b"1e400")
+        },
+        ["not finite"],
+    ),
     "replay-seed-negative": (replay_with(lambda d: d.update(seed=-1)), ["seed -1 is not an integer"]),
-    "replay-seed-1e400": ({"evidence/replays/best.json": edit_json(
-        "evidence/replays/best.json", lambda d: d.update(seed=1.5)).replace(b'"seed": 1.5', b'"seed": 1e400')},
-        ["not finite"]),
+    "replay-seed-1e400": (
+        {
+            "evidence/replays/best.json": edit_json("evidence/replays/best.json", lambda d: d.update(seed=1.5)).replace(
+                b'"seed": 1.5', b'"seed": 1e400'
+            )
+        },
+        ["not finite"],
+    ),
     "policy-negative-layer": (policy_json(lambda d: d["policy_kwargs"].update(net_arch=[-64])), ["layer sizes"]),
 }
 
 HELD_VERIFY_CASES = {
     # refused with one line before this boundary too (by the bundle API's rewrite); kept as regression guards
     "manifest-glob-entry": (None, ["unsafe or malformed file entry '*'"]),
-    "eval-without-summary": ({"evidence/eval.json": edit_json("evidence/eval.json", lambda d: d.pop("summary") and 0)},
-                             ["lacks 'summary'"]),
-    "policy-1e400-layer": ({"policy.json": edit_json("policy.json", lambda d: d["policy_kwargs"].update(
-        net_arch=[1.5])).replace(b"1.5", b"1e400")}, ["policy.json", "not finite"]),
+    "eval-without-summary": (
+        {"evidence/eval.json": edit_json("evidence/eval.json", lambda d: d.pop("summary") and 0)},
+        ["lacks 'summary'"],
+    ),
+    "policy-1e400-layer": (
+        {
+            "policy.json": edit_json("policy.json", lambda d: d["policy_kwargs"].update(net_arch=[1.5])).replace(
+                b"1.5", b"1e400"
+            )
+        },
+        ["policy.json", "not finite"],
+    ),
     "policy-fractional-layer": (policy_json(lambda d: d["policy_kwargs"].update(net_arch=[64.5])), ["layer sizes"]),
-    "policy-unknown-extractor-argument": (policy_json(lambda d: d["policy_kwargs"].update(
-        features_extractor_kwargs={"features_dim": 64, "net": "x"})), ["FlattenExtractor takes no argument"]),
+    "policy-unknown-extractor-argument": (
+        policy_json(lambda d: d["policy_kwargs"].update(features_extractor_kwargs={"features_dim": 64, "net": "x"})),
+        ["FlattenExtractor takes no argument"],
+    ),
     "policy-gsde-on-discrete": (policy_json(lambda d: d["policy_kwargs"].update(use_sde=True)), ["gSDE"]),
-    "policy-kwargs-a-list": (policy_json(lambda d: d.update(policy_kwargs=[["net_arch", [64]]])),
-                             ["policy_kwargs is not an object"]),
+    "policy-kwargs-a-list": (
+        policy_json(lambda d: d.update(policy_kwargs=[["net_arch", [64]]])),
+        ["policy_kwargs is not an object"],
+    ),
     "observation-space-a-list": (policy_json(lambda d: d.update(observation_space=[4])), ["malformed space"]),
     "reproduction-outside-paths": (None, ["unsafe or malformed file entry"]),
     "reproduction-dotdot-path": (None, ["unsafe or malformed file entry"]),
@@ -278,8 +332,13 @@ def verify_results(tmp_path_factory, outside):
     cases.append({"id": "symlinked-config", "argv": ["verify", str(b)]})
     # a listed file over PLAYGROUND_MAX_FILE_MB is refused before it is hashed or read
     forge(root / "file-over-the-limit", {"results.json": b" " * 300_000 + (CARTPOLE / "results.json").read_bytes()})
-    cases.append({"id": "file-over-the-limit", "argv": ["verify", str(root / "file-over-the-limit")],
-                  "env": {"PLAYGROUND_MAX_FILE_MB": "0.2"}})
+    cases.append(
+        {
+            "id": "file-over-the-limit",
+            "argv": ["verify", str(root / "file-over-the-limit")],
+            "env": {"PLAYGROUND_MAX_FILE_MB": "0.2"},
+        }
+    )
     return run_cases(cases, root, outside)
 
 
@@ -301,8 +360,7 @@ def test_symlinks_out_of_the_bundle_are_refused(case, verify_results):
 
 
 def test_a_file_over_the_limit_is_not_read(verify_results):
-    assert_refused(verify_results["file-over-the-limit"], "verify FAILED", "results.json is",
-                   "PLAYGROUND_MAX_FILE_MB")
+    assert_refused(verify_results["file-over-the-limit"], "verify FAILED", "results.json is", "PLAYGROUND_MAX_FILE_MB")
 
 
 def test_what_held_before_still_holds(verify_results):
@@ -335,8 +393,10 @@ SB3_ZIP = CARTPOLE / "ppo-CartPole-v1.zip"
 
 def rewrite_zip(dst: Path, edit_data=None, replace: dict[str, bytes] | None = None, compress: bool = True) -> Path:
     """A copy of the shipped SB3 zip with its ``data`` JSON edited or members replaced."""
-    with zipfile.ZipFile(SB3_ZIP) as zin, zipfile.ZipFile(
-            dst, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as zout:
+    with (
+        zipfile.ZipFile(SB3_ZIP) as zin,
+        zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as zout,
+    ):
         for info in zin.infolist():
             content = zin.read(info)
             if info.filename == "data" and edit_data:
@@ -358,8 +418,28 @@ def _raw_zip(members: list[tuple[str, bytes, int, int, int]]) -> bytes:
         n = name.encode()
         out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0x21, crc, len(data), size, len(n), 0))
         out.write(n + data)
-        central.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0x21, crc, len(data), size,
-                                  len(n), 0, 0, 0, 0, 0, offset))
+        central.write(
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                0,
+                method,
+                0,
+                0x21,
+                crc,
+                len(data),
+                size,
+                len(n),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+        )
         central.write(n)
     cd = central.getvalue()
     start = out.tell()
@@ -399,26 +479,35 @@ def _set(key, value):
 
 
 def _kwargs(**kw):
-    return lambda d: d.update(policy_kwargs={**{k: v for k, v in d["policy_kwargs"].items() if k.startswith(":")},
-                                             **kw})
+    return lambda d: d.update(
+        policy_kwargs={**{k: v for k, v in d["policy_kwargs"].items() if k.startswith(":")}, **kw}
+    )
 
 
 IMPORT_ZIPS = {
     "policy-kwargs-20000-wide": (dict(edit_data=_kwargs(net_arch=[20000, 20000])), ["PLAYGROUND_MAX_PARAMETERS"]),
     # stored, not deflated, around the nested archive: the outer zip's ratio check sees nothing unusual
-    "policy-pth-deflate-bomb": (dict(replace={"policy.pth": None}, compress=False), ["policy.pth", "once inflated",
-                                                                        "PLAYGROUND_MAX_FILE_MB"]),
-    "60mb-string-in-data": (dict(edit_data=_set("learning_rate", "A" * 60_000_000), compress=False),
-                            ["'data'", "PLAYGROUND_MAX_JSON_MB"]),
-    "100kb-string-hyperparameter": (dict(edit_data=_set("learning_rate", "A" * 100_000)),
-                                    ["learning_rate is a 100,000-character string"]),
+    "policy-pth-deflate-bomb": (
+        dict(replace={"policy.pth": None}, compress=False),
+        ["policy.pth", "once inflated", "PLAYGROUND_MAX_FILE_MB"],
+    ),
+    "60mb-string-in-data": (
+        dict(edit_data=_set("learning_rate", "A" * 60_000_000), compress=False),
+        ["'data'", "PLAYGROUND_MAX_JSON_MB"],
+    ),
+    "100kb-string-hyperparameter": (
+        dict(edit_data=_set("learning_rate", "A" * 100_000)),
+        ["learning_rate is a 100,000-character string"],
+    ),
     "huge-n-steps": (dict(edit_data=_set("n_steps", 10**12)), ["n_steps", "not an integer in 2..1048576"]),
     "n-steps-1e400": (dict(edit_data=_set("n_steps", 1.5)), ["not finite"]),
     "gsde-on-discrete": (dict(edit_data=_set("use_sde", True)), ["gSDE"]),
     "negative-layer": (dict(edit_data=_kwargs(net_arch=[-64])), ["layer sizes"]),
     "fractional-layer": (dict(edit_data=_kwargs(net_arch=[64.5])), ["layer sizes"]),
-    "unknown-extractor-argument": (dict(edit_data=_kwargs(features_extractor_kwargs={"bogus": 1})),
-                                   ["FlattenExtractor takes no argument 'bogus'"]),
+    "unknown-extractor-argument": (
+        dict(edit_data=_kwargs(features_extractor_kwargs={"bogus": 1})),
+        ["FlattenExtractor takes no argument 'bogus'"],
+    ),
     "nan-weights": (dict(replace={"policy.pth": None}), ["NaN"]),
 }
 
@@ -426,8 +515,10 @@ IMPORT_ZIPS = {
 HELD_IMPORT_ZIPS = {
     # refused with one line before this boundary too; kept as regression guards
     "observation-space-a-list": (dict(edit_data=_set("observation_space", [4])), ["observation space is missing"]),
-    "deep-space-shape": (dict(edit_data=lambda d: d["observation_space"].update(_shape="(" * 100_000)),
-                         ["has no readable size"]),
+    "deep-space-shape": (
+        dict(edit_data=lambda d: d["observation_space"].update(_shape="(" * 100_000)),
+        ["has no readable size"],
+    ),
 }
 
 
@@ -461,8 +552,12 @@ def import_results(tmp_path_factory, outside):
             with zipfile.ZipFile(z) as zin:
                 raw = zin.read("data").replace(b'"n_steps": 1.5', b'"n_steps": 1e400')
             rewrite_zip(z, replace={"data": raw})
-        cases.append({"id": name, "argv": ["import", str(z), "--game", "cartpole", "--episodes", "2",
-                                           "--out", str(root / "out" / name)]})
+        cases.append(
+            {
+                "id": name,
+                "argv": ["import", str(z), "--game", "cartpole", "--episodes", "2", "--out", str(root / "out" / name)],
+            }
+        )
     # RL Zoo run folders: a config.yml that is a symlink out of the folder, and an alias bomb
     for name, config in (("zoo-symlinked-config", None), ("zoo-config-alias-bomb", alias_bomb())):
         run = root / name / "CartPole-v1_1"
@@ -472,8 +567,21 @@ def import_results(tmp_path_factory, outside):
             (run / "CartPole-v1" / "config.yml").symlink_to(outside / "config.yml")
         else:
             (run / "CartPole-v1" / "config.yml").write_bytes(config)
-        cases.append({"id": name, "argv": ["import", str(run), "--game", "cartpole", "--episodes", "2",
-                                           "--out", str(root / "out" / name)]})
+        cases.append(
+            {
+                "id": name,
+                "argv": [
+                    "import",
+                    str(run),
+                    "--game",
+                    "cartpole",
+                    "--episodes",
+                    "2",
+                    "--out",
+                    str(root / "out" / name),
+                ],
+            }
+        )
     results = run_cases(cases, root, outside, env={"PLAYGROUND_DATA": str(data)})
     results["_root"] = {"out": root / "out", "data": data}
     return results

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from agents.bundle import Bundle
-from agents.common.errors import ImportCheckpointError
 from agents.bundle.importer import EXTERNAL, import_checkpoint, read_checkpoint
+from agents.common.errors import ImportCheckpointError
 from envs import get_spec, make_env
 
 
@@ -39,8 +39,16 @@ def _train(tmp, normalize=False):
     if normalize:
         venv = VecNormalize(venv)
     # ReLU makes SB3 cloudpickle policy_kwargs: the importer must rebuild it from the readable fields
-    model = PPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, seed=1, device="cpu",
-                policy_kwargs={"net_arch": [16], "activation_fn": nn.ReLU})
+    model = PPO(
+        "MlpPolicy",
+        venv,
+        n_steps=64,
+        batch_size=64,
+        n_epochs=1,
+        seed=1,
+        device="cpu",
+        policy_kwargs={"net_arch": [16], "activation_fn": nn.ReLU},
+    )
     model.learn(128)
     return model, venv
 
@@ -64,9 +72,18 @@ def zoo_run(tmp_path_factory):
     model, venv = _train(root, normalize=True)
     model.save(run / "CartPole-v1.zip")
     venv.save(str(params / "vecnormalize.pkl"))
-    config = OrderedDict([("batch_size", 64), ("n_envs", 1), ("n_epochs", 1), ("n_steps", 64), ("n_timesteps", 128.0),
-                          ("normalize", True), ("policy", "MlpPolicy"),
-                          ("policy_kwargs", "dict(net_arch=[16], activation_fn=nn.ReLU)")])
+    config = OrderedDict(
+        [
+            ("batch_size", 64),
+            ("n_envs", 1),
+            ("n_epochs", 1),
+            ("n_steps", 64),
+            ("n_timesteps", 128.0),
+            ("normalize", True),
+            ("policy", "MlpPolicy"),
+            ("policy_kwargs", "dict(net_arch=[16], activation_fn=nn.ReLU)"),
+        ]
+    )
     (params / "config.yml").write_text(yaml.dump(config))
     (params / "args.yml").write_text(yaml.dump(OrderedDict([("algo", "ppo"), ("env", "CartPole-v1"), ("seed", 1)])))
     assert "!!python/object/apply:collections.OrderedDict" in (params / "config.yml").read_text()
@@ -114,8 +131,9 @@ def test_zoo_run_needs_trust_for_its_pickle(zoo_run, tmp_path):
     assert not (tmp_path / "b").exists(), "a refused import writes nothing"
 
     warnings = []
-    out = import_checkpoint(run, "cartpole", out=tmp_path / "b", trust_pickle=True, episodes=3, register=False,
-                            warn=warnings.append)
+    out = import_checkpoint(
+        run, "cartpole", out=tmp_path / "b", trust_pickle=True, episodes=3, register=False, warn=warnings.append
+    )
     assert any("unpickling" in w and "vecnormalize.pkl" in w for w in warnings)
     bundle = Bundle.open(out)
     m = bundle.manifest
@@ -153,13 +171,24 @@ def test_cloudpickle_payload_in_data_never_runs(sb3_zip, tmp_path):
 
     def arm(d):
         d["observation_space"][":serialized:"] = payload
-        d["policy_kwargs"] = {":type:": "<class 'dict'>", ":serialized:": payload, "net_arch": [16],
-                              "activation_fn": "<class 'torch.nn.modules.activation.ReLU'>"}
+        d["policy_kwargs"] = {
+            ":type:": "<class 'dict'>",
+            ":serialized:": payload,
+            "net_arch": [16],
+            "activation_fn": "<class 'torch.nn.modules.activation.ReLU'>",
+        }
 
     evil = _rewrite(sb3_zip, tmp_path / "ppo-CartPole-v1.zip", arm)
     # the payload is armed: SB3's own loader runs it
-    subprocess.run([sys.executable, "-c", f"from stable_baselines3 import PPO\ntry: PPO.load({str(evil)!r})\n"
-                    "except Exception: pass"], capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from stable_baselines3 import PPO\ntry: PPO.load({str(evil)!r})\nexcept Exception: pass",
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     assert marker.exists(), "the test payload should fire under PPO.load"
     marker.unlink()
 
@@ -183,12 +212,19 @@ def test_python_tags_in_zoo_config_are_ignored(zoo_run, tmp_path):
     shutil.copytree(zoo_run[0], run)
     marker = tmp_path / "pwned-by-yaml"
     cfg = run / "CartPole-v1" / "config.yml"
-    cfg.write_text(yaml.dump(OrderedDict([("n_envs", 1), ("normalize", "{'norm_obs': True, 'norm_reward': False}"),
-                                          ("policy", "MlpPolicy")]))
-                   .replace("- - n_envs", f"- - callback\n    - !!python/object/apply:builtins.open ['{marker}', 'w']\n  - - n_envs"))
+    cfg.write_text(
+        yaml.dump(
+            OrderedDict(
+                [("n_envs", 1), ("normalize", "{'norm_obs': True, 'norm_reward': False}"), ("policy", "MlpPolicy")]
+            )
+        ).replace(
+            "- - n_envs", f"- - callback\n    - !!python/object/apply:builtins.open ['{marker}', 'w']\n  - - n_envs"
+        )
+    )
     assert "builtins.open" in cfg.read_text()
-    out = import_checkpoint(run, "cartpole", out=tmp_path / "b", trust_pickle=True, episodes=2, register=False,
-                            warn=lambda _: None)
+    out = import_checkpoint(
+        run, "cartpole", out=tmp_path / "b", trust_pickle=True, episodes=2, register=False, warn=lambda _: None
+    )
     assert not marker.exists()
     assert Bundle.open(out).config()["callback"].startswith("<ignored YAML tag")
 
@@ -210,8 +246,11 @@ def test_truncated_zip_is_a_clear_error(sb3_zip, tmp_path):
 
 def test_oversized_member_is_refused(sb3_zip, tmp_path, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_MAX_BUNDLE_MB", "0.02")  # 20 KB: the members inflate to about 25 KB
-    with pytest.raises(ImportCheckpointError, match=r"its members once inflated is .* over the limit .*"
-                                                    r"PLAYGROUND_MAX_BUNDLE_MB"):
+    with pytest.raises(
+        ImportCheckpointError,
+        match=r"its members once inflated is .* over the limit .*"
+        r"PLAYGROUND_MAX_BUNDLE_MB",
+    ):
         read_checkpoint(sb3_zip)
     monkeypatch.setenv("PLAYGROUND_MAX_BUNDLE_MB", "1")
     deflated = tmp_path / "deflated.zip"
@@ -221,8 +260,11 @@ def test_oversized_member_is_refused(sb3_zip, tmp_path, monkeypatch):
         zout.writestr("padding", b"\0" * 100_000)
     assert deflated.stat().st_size < 20_000
     monkeypatch.setenv("PLAYGROUND_MAX_FILE_MB", "0.05")  # 52 KB: the file is smaller, one member inflates to 100 KB
-    with pytest.raises(ImportCheckpointError, match=r"member 'padding' once inflated is 100,000 bytes, "
-                                                    r"over the limit .*PLAYGROUND_MAX_FILE_MB"):
+    with pytest.raises(
+        ImportCheckpointError,
+        match=r"member 'padding' once inflated is 100,000 bytes, "
+        r"over the limit .*PLAYGROUND_MAX_FILE_MB",
+    ):
         read_checkpoint(deflated)
 
 
@@ -231,8 +273,11 @@ def test_spaces_of_another_game_are_named(sb3_zip, tmp_path):
         import_checkpoint(sb3_zip, "acrobot", out=tmp_path / "b", register=False)
     msg = str(err.value)
     assert "observation space is Box(shape=(4,))" in msg and "Acrobot (Acrobot-v1) has Box(shape=(6,))" in msg
-    with pytest.raises(ImportCheckpointError, match=r"Box\(shape=\(4,\)\), but LunarLander \(LunarLander-v3\) has "
-                                                    r"Box\(shape=\(8,\)\)"):
+    with pytest.raises(
+        ImportCheckpointError,
+        match=r"Box\(shape=\(4,\)\), but LunarLander \(LunarLander-v3\) has "
+        r"Box\(shape=\(8,\)\)",
+    ):
         import_checkpoint(sb3_zip, "lunarlander", out=tmp_path / "b", register=False)
     assert not (tmp_path / "b").exists()
 

@@ -34,10 +34,16 @@ def check_rel(rel: Any, where: str) -> str:
     if not isinstance(rel, str) or not rel or len(rel) > 512:
         raise BundleError(f"{where} lists a malformed file entry {str(rel)[:80]!r}")
     parts = PurePosixPath(rel).parts
-    if (rel.startswith("/") or len(parts) > MAX_PATH_PARTS or "/".join(parts) != rel
-            or not all(SAFE_PART.fullmatch(p) and p not in (".", "..") for p in parts)):
-        raise BundleError(f"{where} lists an unsafe or malformed file entry {rel[:80]!r} (a relative path of plain "
-                          "names: letters, digits, '.', '_', '-')")
+    if (
+        rel.startswith("/")
+        or len(parts) > MAX_PATH_PARTS
+        or "/".join(parts) != rel
+        or not all(SAFE_PART.fullmatch(p) and p not in (".", "..") for p in parts)
+    ):
+        raise BundleError(
+            f"{where} lists an unsafe or malformed file entry {rel[:80]!r} (a relative path of plain "
+            "names: letters, digits, '.', '_', '-')"
+        )
     return rel
 
 
@@ -54,6 +60,7 @@ def game_spaces(slug: str):
 
 
 # --- small type checks ---------------------------------------------------------------------------------
+
 
 def is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
@@ -83,6 +90,7 @@ def _object(d: Any, where: str) -> dict[str, Any]:
 
 # --- evidence/eval.json ---------------------------------------------------------------------------------
 
+
 def eval_result(d: Any, where: str = "evidence/eval.json") -> EvalResult:
     """eval.json as an :class:`EvalResult`, once every field the pages use is there and finite."""
     d = _object(d, where)
@@ -103,10 +111,20 @@ def eval_result(d: Any, where: str = "evidence/eval.json") -> EvalResult:
     s = _need(d, "summary", lambda v: isinstance(v, dict), "an object", where)
     for key in ("mean", "std", "min", "max"):
         _need(s, key, is_number, "a finite number", f"{where}: summary")
-    _need(s, "episodes", lambda v: is_int(v) and v == len(returns), f"the number of episodes ({len(returns)})",
-          f"{where}: summary")
-    _need(s, "ci95", lambda v: isinstance(v, list) and len(v) == 2 and all(is_number(x) for x in v),
-          "two finite numbers", f"{where}: summary")
+    _need(
+        s,
+        "episodes",
+        lambda v: is_int(v) and v == len(returns),
+        f"the number of episodes ({len(returns)})",
+        f"{where}: summary",
+    )
+    _need(
+        s,
+        "ci95",
+        lambda v: isinstance(v, list) and len(v) == 2 and all(is_number(x) for x in v),
+        "two finite numbers",
+        f"{where}: summary",
+    )
     _need(s, "ci_method", short_text, "a string", f"{where}: summary")
     if "mean_length" in s and not is_number(s["mean_length"]):
         raise BundleError(f"{where}: summary's 'mean_length' is not a finite number")
@@ -121,6 +139,7 @@ def eval_result(d: Any, where: str = "evidence/eval.json") -> EvalResult:
 
 # --- results.json -----------------------------------------------------------------------------------------
 
+
 def results(d: Any, where: str = "results.json") -> dict[str, Any]:
     d = _object(d, where)
     for key in ("mean_reward", "std_reward"):
@@ -129,6 +148,7 @@ def results(d: Any, where: str = "results.json") -> dict[str, Any]:
 
 
 # --- evidence/health.json -----------------------------------------------------------------------------------
+
 
 def health(d: Any, seeds: list[int], where: str = "evidence/health.json") -> dict[str, Any]:
     """health.json: an overall verdict and, for every training seed, a verdict, a summary, the rule and
@@ -155,6 +175,7 @@ def health(d: Any, seeds: list[int], where: str = "evidence/health.json") -> dic
 
 
 # --- the training CSVs -----------------------------------------------------------------------------------
+
 
 def _numeric_column(rows: list[dict[str, Any]], column: str, where: str) -> None:
     for i, r in enumerate(rows):
@@ -194,6 +215,7 @@ def periodic_rows(rows: list[dict[str, Any]], where: str) -> list[dict[str, Any]
 
 # --- config.yml --------------------------------------------------------------------------------------------
 
+
 def config(value: Any, where: str = "config.yml") -> dict[str, Any]:
     """config.yml: a mapping of hyperparameter names to plain values."""
     if not isinstance(value, dict):
@@ -205,11 +227,15 @@ def config(value: Any, where: str = "config.yml") -> dict[str, Any]:
 
 # --- what a bundle must hold --------------------------------------------------------------------------------
 
+
 def required_files(origin: str, seeds: list[int]) -> list[str]:
     """The files the app shows for a bundle of this origin (besides replays): a trained bundle's evidence of
     every training seed, an external one's evaluation."""
     common = ["policy.json", "policy.safetensors", "config.yml", "results.json", "README.md", "evidence/eval.json"]
     if origin == "external":
         return common
-    return common + ["evidence/health.json"] + [f"evidence/{kind}-seed{s}.csv" for s in seeds
-                                                for kind in ("training", "eval-during-training")]
+    return (
+        common
+        + ["evidence/health.json"]
+        + [f"evidence/{kind}-seed{s}.csv" for s in seeds for kind in ("training", "eval-during-training")]
+    )

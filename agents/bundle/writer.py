@@ -20,7 +20,7 @@ class BundleWriter:
         with BundleWriter(out_dir) as w:
             w.write_text("config.yml", text)
             ...
-            w.finish(manifest)          # files are filled in; without finish() nothing is installed
+            w.finish(manifest)  # files are filled in; without finish() nothing is installed
     """
 
     def __init__(self, out_dir: Path):
@@ -50,8 +50,11 @@ class BundleWriter:
 
     def checksums(self) -> dict[str, str]:
         """sha256 of every staged file but the manifest."""
-        return {str(p.relative_to(self.path)): sha256_file(p) for p in sorted(self.path.rglob("*"))
-                if p.is_file() and str(p.relative_to(self.path)) != MANIFEST}
+        return {
+            str(p.relative_to(self.path)): sha256_file(p)
+            for p in sorted(self.path.rglob("*"))
+            if p.is_file() and str(p.relative_to(self.path)) != MANIFEST
+        }
 
     def finish(self, manifest: Manifest) -> None:
         manifest.files = self.checksums()

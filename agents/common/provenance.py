@@ -12,7 +12,7 @@ from typing import Any
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def git_state() -> dict[str, Any]:
@@ -20,11 +20,23 @@ def git_state() -> dict[str, Any]:
     import subprocess
 
     from agents.common.settings import REPO_ROOT as root
+
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                                timeout=10).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                    capture_output=True, text=True, timeout=10).stdout.strip())
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or None
+        )
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+        )
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     return {"commit": commit, "dirty": dirty}
@@ -46,12 +58,21 @@ def hardware() -> dict[str, Any]:
         mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem_gib, "gpu": None,
-            "platform": platform.platform()}
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem_gib, "gpu": None, "platform": platform.platform()}
 
 
-PACKAGES = ["stable-baselines3", "sb3-contrib", "gymnasium", "ale-py", "box2d", "torch", "numpy", "safetensors",
-            "huggingface_hub", "streamlit"]
+PACKAGES = [
+    "stable-baselines3",
+    "sb3-contrib",
+    "gymnasium",
+    "ale-py",
+    "box2d",
+    "torch",
+    "numpy",
+    "safetensors",
+    "huggingface_hub",
+    "streamlit",
+]
 """the packages whose versions a bundle and a reproduction record"""
 
 

@@ -29,35 +29,69 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("PLAYGROUND_MODELS", "`models/` in the repository", "the shipped bundles the app and the CLI open by game slug"),
-    Setting("PLAYGROUND_DATA", "`~/.local/share/ppo-playground`",
-            "pulled and imported agents (`agents.json`, `imported/`) and the leaderboard database"),
+    Setting(
+        "PLAYGROUND_MODELS", "`models/` in the repository", "the shipped bundles the app and the CLI open by game slug"
+    ),
+    Setting(
+        "PLAYGROUND_DATA",
+        "`~/.local/share/ppo-playground`",
+        "pulled and imported agents (`agents.json`, `imported/`) and the leaderboard database",
+    ),
     Setting("PLAYGROUND_CACHE", "`~/.cache/ppo-playground`", "rendered replay videos (safe to delete)"),
-    Setting("PLAYGROUND_RUNS", "`runs/` in the repository",
-            "training runs (`playground train`) and reproduction work folders (`runs/reproduce/`)"),
+    Setting(
+        "PLAYGROUND_RUNS",
+        "`runs/` in the repository",
+        "training runs (`playground train`) and reproduction work folders (`runs/reproduce/`)",
+    ),
     Setting("PLAYGROUND_MAX_GAMES", "8", "games the play server runs at once; one more socket is refused"),
     Setting("PLAYGROUND_IDLE_SECONDS", "120", "a play socket silent this long is closed and its games freed"),
-    Setting("PLAYGROUND_SEND_SECONDS", "10",
-            "a play socket whose client takes no message for this long (it stopped reading) is closed, its game freed"),
+    Setting(
+        "PLAYGROUND_SEND_SECONDS",
+        "10",
+        "a play socket whose client takes no message for this long (it stopped reading) is closed, its game freed",
+    ),
     Setting("PLAYGROUND_RESULTS_PER_SOCKET", "100", "play results one socket records; later episodes play unrecorded"),
-    Setting("PLAYGROUND_RESULTS_PER_MINUTE", "20",
-            "play results one socket records per minute; the server records at most `PLAYGROUND_MAX_GAMES` times this"),
+    Setting(
+        "PLAYGROUND_RESULTS_PER_MINUTE",
+        "20",
+        "play results one socket records per minute; the server records at most `PLAYGROUND_MAX_GAMES` times this",
+    ),
     Setting("PLAYGROUND_WARM", "1", "0: the app does not pre-render replay videos in the background at start"),
-    Setting("PLAYGROUND_MAX_FILE_MB", "64",
-            "largest file of a bundle, of a pulled agent (checked before downloading) or of an imported checkpoint, "
-            "and largest archive member once inflated", limit=True),
-    Setting("PLAYGROUND_MAX_BUNDLE_MB", "256",
-            "all files of a bundle or a pulled agent together (checked before downloading), and all members of "
-            "an imported checkpoint inflated, nested archives included", limit=True),
-    Setting("PLAYGROUND_MAX_JSON_MB", "16",
-            "a JSON, CSV or model-card file read into memory (manifest, policy.json, evidence, replays, a "
-            "checkpoint's `data`)", limit=True),
-    Setting("PLAYGROUND_MAX_CONFIG_KB", "64",
-            "a `config.yml` (a bundle's or an RL Zoo run's): hyperparameters end up in the model card", limit=True),
+    Setting(
+        "PLAYGROUND_MAX_FILE_MB",
+        "64",
+        "largest file of a bundle, of a pulled agent (checked before downloading) or of an imported checkpoint, "
+        "and largest archive member once inflated",
+        limit=True,
+    ),
+    Setting(
+        "PLAYGROUND_MAX_BUNDLE_MB",
+        "256",
+        "all files of a bundle or a pulled agent together (checked before downloading), and all members of "
+        "an imported checkpoint inflated, nested archives included",
+        limit=True,
+    ),
+    Setting(
+        "PLAYGROUND_MAX_JSON_MB",
+        "16",
+        "a JSON, CSV or model-card file read into memory (manifest, policy.json, evidence, replays, a "
+        "checkpoint's `data`)",
+        limit=True,
+    ),
+    Setting(
+        "PLAYGROUND_MAX_CONFIG_KB",
+        "64",
+        "a `config.yml` (a bundle's or an RL Zoo run's): hyperparameters end up in the model card",
+        limit=True,
+    ),
     Setting("PLAYGROUND_MAX_NESTING", "32", "nesting depth of JSON and YAML from outside", limit=True),
-    Setting("PLAYGROUND_MAX_PARAMETERS", "20000000",
-            "policy parameters, counted from `policy.json` (or a checkpoint's `policy_kwargs`) and the spaces "
-            "before any tensor is built", limit=True),
+    Setting(
+        "PLAYGROUND_MAX_PARAMETERS",
+        "20000000",
+        "policy parameters, counted from `policy.json` (or a checkpoint's `policy_kwargs`) and the spaces "
+        "before any tensor is built",
+        limit=True,
+    ),
 )
 _NAMES = {s.name for s in SETTINGS}
 
@@ -100,7 +134,9 @@ def _number(name: str, default: float, kind: type, low: float, high: float) -> f
     try:
         number = kind(value)
     except ValueError:
-        raise SettingError(f"{name}={value!r} is not a number; unset it or give one between {low:g} and {high:g}") from None
+        raise SettingError(
+            f"{name}={value!r} is not a number; unset it or give one between {low:g} and {high:g}"
+        ) from None
     if not low <= number <= high:
         raise SettingError(f"{name}={value!r} is out of range; give one between {low:g} and {high:g}")
     return number
@@ -131,6 +167,7 @@ def warm_videos() -> bool:
 
 
 # --- limits on what comes from outside (docs/security.md) ------------------------------------------------
+
 
 def max_file_bytes() -> int:
     return int(_number("PLAYGROUND_MAX_FILE_MB", 64, float, 0.001, 10**6) * 2**20)
@@ -175,10 +212,14 @@ class SettingError(PlaygroundError):
 
 
 TABLES = {
-    "<!-- settings: generated by `python -m agents.common.settings --update README.md` -->":
-        ("<!-- end settings -->", settings_table),
-    "<!-- limits: generated by `python -m agents.common.settings --update docs/security.md` -->":
-        ("<!-- end limits -->", limits_table),
+    "<!-- settings: generated by `python -m agents.common.settings --update README.md` -->": (
+        "<!-- end settings -->",
+        settings_table,
+    ),
+    "<!-- limits: generated by `python -m agents.common.settings --update docs/security.md` -->": (
+        "<!-- end limits -->",
+        limits_table,
+    ),
 }
 """the generated tables: start marker → (end marker, the function that makes the table)"""
 

@@ -1,7 +1,6 @@
 """Settings: read in one module, documented in the README's table, folders independent of the working directory."""
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,12 @@ def test_readme_settings_table_is_generated_from_settings():
 
 def test_no_other_module_reads_a_playground_variable():
     pattern = re.compile(r"environ(?:\.get)?\s*[\[(]\s*[\"']PLAYGROUND_|getenv\(\s*[\"']PLAYGROUND_")
-    offenders = [str(p.relative_to(ROOT)) for pkg in ("agents", "envs", "playground") for p in (ROOT / pkg).rglob("*.py")
-                 if not p.name.startswith("test_") and p.name != "settings.py" and pattern.search(p.read_text())]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for pkg in ("agents", "envs", "playground")
+        for p in (ROOT / pkg).rglob("*.py")
+        if not p.name.startswith("test_") and p.name != "settings.py" and pattern.search(p.read_text())
+    ]
     assert offenders == []
 
 

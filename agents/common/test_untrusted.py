@@ -17,14 +17,17 @@ def test_security_doc_limits_table_is_generated_from_settings():
     assert all(f"`{s.name}`" in settings.limits_table() for s in settings.SETTINGS if s.limit)
 
 
-@pytest.mark.parametrize("text,why", [
-    ("a: &x [1, 2]\nb: *x\n", "aliases and anchors"),
-    ("a: &x 1\n", "aliases and anchors"),
-    ("x: " + "[" * 40 + "]" * 40 + "\n", "nested more than 32 levels"),
-    ("x: 1.0e+999\n", "not finite"),
-    ("x: .nan\n", "not finite"),
-    ("x: !!python/object/apply:os.system ['true']\n", "cannot be read as YAML safely"),
-])
+@pytest.mark.parametrize(
+    "text,why",
+    [
+        ("a: &x [1, 2]\nb: *x\n", "aliases and anchors"),
+        ("a: &x 1\n", "aliases and anchors"),
+        ("x: " + "[" * 40 + "]" * 40 + "\n", "nested more than 32 levels"),
+        ("x: 1.0e+999\n", "not finite"),
+        ("x: .nan\n", "not finite"),
+        ("x: !!python/object/apply:os.system ['true']\n", "cannot be read as YAML safely"),
+    ],
+)
 def test_yaml_refusals(text, why):
     with pytest.raises(BundleError, match=why):
         untrusted.parse_yaml(text, "config.yml", BundleError)
@@ -32,18 +35,23 @@ def test_yaml_refusals(text, why):
 
 def test_yaml_plain_config_reads():
     assert untrusted.parse_yaml("n_steps: 128\npolicy_kwargs: {net_arch: [64, 64]}\n", "c", BundleError) == {
-        "n_steps": 128, "policy_kwargs": {"net_arch": [64, 64]}}
+        "n_steps": 128,
+        "policy_kwargs": {"net_arch": [64, 64]},
+    }
 
 
-@pytest.mark.parametrize("raw,why", [
-    (b'{"a": NaN}', "NaN is not a number"),
-    (b'{"a": -Infinity}', "-Infinity is not a number"),
-    (b'{"a": 1e400}', "1e400 is not finite"),
-    (b'{"a": 123456789012345678901234567890}', "has 30 digits"),
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (b"[" * 40 + b"]" * 40, "nested more than 32 levels"),
-    (b'{"a": ', "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "raw,why",
+    [
+        (b'{"a": NaN}', "NaN is not a number"),
+        (b'{"a": -Infinity}', "-Infinity is not a number"),
+        (b'{"a": 1e400}', "1e400 is not finite"),
+        (b'{"a": 123456789012345678901234567890}', "has 30 digits"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"[" * 40 + b"]" * 40, "nested more than 32 levels"),
+        (b'{"a": ', "not valid JSON"),
+    ],
+)
 def test_json_refusals(raw, why):
     with pytest.raises(BundleError, match=why):
         untrusted.parse_json(raw, "eval.json", BundleError)
@@ -98,19 +106,23 @@ def test_archive_members_are_bounded_by_inflated_size_nested_included(monkeypatc
         data = limits.read(zf, info, "x.zip")
     assert len(data) == 600_000
     nested = untrusted.open_zip(zf.read("inner.zip"), "x.zip: inner.zip", BundleError)
-    with pytest.raises(BundleError, match=r"once inflated \(with the archive around it\) is 1.6 MB, "
-                                          r"over the limit of 1.5 MB \(PLAYGROUND_MAX_BUNDLE_MB"):
+    with pytest.raises(
+        BundleError,
+        match=r"once inflated \(with the archive around it\) is 1.6 MB, "
+        r"over the limit of 1.5 MB \(PLAYGROUND_MAX_BUNDLE_MB",
+    ):
         limits.check_listing(nested, "x.zip: inner.zip")  # 0.6 MB + its 1 MB: over 1.5 MB together
     with pytest.raises(BundleError, match=r"member 'big' once inflated is 2.0 MB, over the limit of 1.0 MB"):
         untrusted.ArchiveLimits("y.zip", BundleError).check_listing(
-            untrusted.open_zip(_zip({"big": bytes(2 * 2**20)}), "y.zip", BundleError), "y.zip")
+            untrusted.open_zip(_zip({"big": bytes(2 * 2**20)}), "y.zip", BundleError), "y.zip"
+        )
 
 
 def test_a_member_that_lies_about_its_size_is_refused():
     data = bytearray(_zip({"m": bytes(100_000)}))
     # the central directory's inflated size says 1,000 bytes: the reader stops there and the CRC fails
     cd = data.rfind(b"PK\x01\x02")
-    data[cd + 24:cd + 28] = (1000).to_bytes(4, "little")
+    data[cd + 24 : cd + 28] = (1000).to_bytes(4, "little")
     zf = untrusted.open_zip(bytes(data), "lie.zip", BundleError)
     limits = untrusted.ArchiveLimits("lie.zip", BundleError)
     with pytest.raises(BundleError, match=r"member 'm' cannot be read|inflates past"):

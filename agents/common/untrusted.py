@@ -22,6 +22,7 @@ import os
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +44,15 @@ def _mb(n: int) -> str:
 
 def too_big(what: str, size: int, limit: int, setting: str) -> str:
     """The one line for a size over a limit."""
-    return (f"{what} is {_mb(size)}, over the limit of {_mb(limit)} ({setting}; raise it only for a source you "
-            "trust)")
+    return f"{what} is {_mb(size)}, over the limit of {_mb(limit)} ({setting}; raise it only for a source you trust)"
 
 
 # --- files ---------------------------------------------------------------------------------------------
 
-def regular_file_size(path: Path, what: str, error: Error, limit: int | None = None,
-                      setting: str = "PLAYGROUND_MAX_FILE_MB") -> int:
+
+def regular_file_size(
+    path: Path, what: str, error: Error, limit: int | None = None, setting: str = "PLAYGROUND_MAX_FILE_MB"
+) -> int:
     """The size of ``path``, a regular file (not a symlink, folder or device), at most ``limit`` bytes."""
     try:
         st = os.lstat(path)
@@ -80,8 +82,9 @@ def read_bytes(path: Path, what: str, error: Error, limit: int, setting: str) ->
     return data
 
 
-def read_text(path: Path, what: str, error: Error, limit: int | None = None,
-              setting: str = "PLAYGROUND_MAX_JSON_MB") -> str:
+def read_text(
+    path: Path, what: str, error: Error, limit: int | None = None, setting: str = "PLAYGROUND_MAX_JSON_MB"
+) -> str:
     """A UTF-8 text file of at most ``limit`` bytes (default: the JSON limit)."""
     raw = read_bytes(path, what, error, settings.max_json_bytes() if limit is None else limit, setting)
     try:
@@ -91,6 +94,7 @@ def read_text(path: Path, what: str, error: Error, limit: int | None = None,
 
 
 # --- JSON ----------------------------------------------------------------------------------------------
+
 
 class _Refused(ValueError):
     pass
@@ -123,7 +127,7 @@ def check_depth(value: Any, what: str, error: Error, limit: int | None = None) -
     while stack:
         v, depth = stack.pop()
         if isinstance(v, dict):
-            children = v.values()
+            children: Iterable[Any] = v.values()
         elif isinstance(v, (list, tuple)):
             children = v
         else:
@@ -155,6 +159,7 @@ def read_json(path: Path, what: str, error: Error, limit: int | None = None) -> 
 
 # --- YAML ----------------------------------------------------------------------------------------------
 
+
 class BoundedSafeLoader(yaml.SafeLoader):
     """PyYAML's SafeLoader without aliases or anchors and with bounded nesting.
 
@@ -172,13 +177,18 @@ class BoundedSafeLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise yaml.composer.ComposerError(None, None, "YAML aliases and anchors (&, *) are not accepted",
-                                              event.start_mark)
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases and anchors (&, *) are not accepted", event.start_mark
+            )
         self._depth += 1
         try:
             if self._depth > self.max_depth:
-                raise yaml.composer.ComposerError(None, None, f"nested more than {self.max_depth} levels deep "
-                                                  "(PLAYGROUND_MAX_NESTING)", event.start_mark)
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested more than {self.max_depth} levels deep (PLAYGROUND_MAX_NESTING)",
+                    event.start_mark,
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -227,6 +237,7 @@ def read_yaml(path: Path, what: str, error: Error, loader: type[BoundedSafeLoade
 
 # --- CSV -----------------------------------------------------------------------------------------------
 
+
 def parse_csv_rows(text: str, what: str, error: Error, keep_text: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Rows of a CSV with numbers as floats (empty cells as NaN); columns in ``keep_text`` stay strings."""
     try:
@@ -249,6 +260,7 @@ def parse_csv_rows(text: str, what: str, error: Error, keep_text: tuple[str, ...
 
 # --- archives ------------------------------------------------------------------------------------------
 
+
 class ArchiveLimits:
     """What an archive (and the archives inside it) may inflate to: per member and in all, shared by nesting."""
 
@@ -268,17 +280,35 @@ class ArchiveLimits:
         declared = 0
         for info in infos:
             if info.file_size > self.per_member:
-                raise self.error(too_big(f"{where}: member {info.filename!r} once inflated", info.file_size,
-                                         self.per_member, "PLAYGROUND_MAX_FILE_MB"))
+                raise self.error(
+                    too_big(
+                        f"{where}: member {info.filename!r} once inflated",
+                        info.file_size,
+                        self.per_member,
+                        "PLAYGROUND_MAX_FILE_MB",
+                    )
+                )
             declared += info.file_size
             if self.used + declared > self.total:
-                raise self.error(too_big(f"{where}: its members once inflated" + (" (with the archive around it)"
-                                         if self.used else ""), self.used + declared, self.total,
-                                         "PLAYGROUND_MAX_BUNDLE_MB"))
+                raise self.error(
+                    too_big(
+                        f"{where}: its members once inflated" + (" (with the archive around it)" if self.used else ""),
+                        self.used + declared,
+                        self.total,
+                        "PLAYGROUND_MAX_BUNDLE_MB",
+                    )
+                )
         return infos
 
-    def read(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, keep: bool = True,
-             limit: int | None = None, setting: str = "PLAYGROUND_MAX_FILE_MB") -> bytes:
+    def read(
+        self,
+        zf: zipfile.ZipFile,
+        info: zipfile.ZipInfo,
+        where: str,
+        keep: bool = True,
+        limit: int | None = None,
+        setting: str = "PLAYGROUND_MAX_FILE_MB",
+    ) -> bytes:
         """A member's bytes (or, with ``keep=False``, just a check that it inflates to its declared size),
         counted against the total. ``zipfile`` stops at the declared size and checks the CRC, so a member
         cannot inflate past what its header says."""
@@ -291,15 +321,17 @@ class ArchiveLimits:
                 while chunk := f.read(1 << 20):
                     n += len(chunk)
                     if n > info.file_size or n > limit:
-                        raise self.error(f"{where}: member {info.filename!r} inflates past its declared "
-                                         f"{info.file_size:,} bytes")
+                        raise self.error(
+                            f"{where}: member {info.filename!r} inflates past its declared {info.file_size:,} bytes"
+                        )
                     if keep:
                         chunks.append(chunk)
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
             raise self.error(f"{where}: member {info.filename!r} cannot be read: {exc}") from None
         if n != info.file_size:
-            raise self.error(f"{where}: member {info.filename!r} is {n:,} bytes, not the {info.file_size:,} its "
-                             "header declares")
+            raise self.error(
+                f"{where}: member {info.filename!r} is {n:,} bytes, not the {info.file_size:,} its header declares"
+            )
         self.used += n
         return b"".join(chunks)
 

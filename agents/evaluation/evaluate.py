@@ -7,8 +7,8 @@ same trajectory. Several envs run side by side so the policy sees a batch per st
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -30,8 +30,9 @@ class Episode:
     rewards: list[float] = field(default_factory=list)
 
 
-def run_episodes(spec: GameSpec, act: ActFn, seeds: list[int], record: bool = False, parallel: int = 16,
-                 max_steps: int | None = None) -> list[Episode]:
+def run_episodes(
+    spec: GameSpec, act: ActFn, seeds: list[int], record: bool = False, parallel: int = 16, max_steps: int | None = None
+) -> list[Episode]:
     """Play one episode per seed with ``act``; returns are sums of the env's own rewards in step order.
 
     :param record: keep every action and reward (for replays)
@@ -62,7 +63,7 @@ def run_episodes(spec: GameSpec, act: ActFn, seeds: list[int], record: bool = Fa
         while any(slots):
             active = [s for s in range(len(envs)) if slots[s] is not None]
             actions = act(np.stack([slots[s]["obs"] for s in active]))
-            for s, action in zip(active, actions):
+            for s, action in zip(active, actions, strict=True):
                 slot = slots[s]
                 env_action = action.item() if np.ndim(action) == 0 else action
                 obs, reward, terminated, truncated, _ = envs[s].step(env_action)
@@ -122,6 +123,7 @@ def seeds_for(base: int, n: int) -> list[int]:
 
 # --- the evaluation protocol and its result ---------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Protocol:
     """What an evaluation ran on: the env as made (id, kwargs, wrappers) and how it was played."""
@@ -137,9 +139,14 @@ class Protocol:
     @classmethod
     def of_spec(cls, spec: GameSpec, episodes: int | None = None) -> Protocol:
         """Today's catalog protocol for a game."""
-        return cls(env_id=spec.env_id, env_kwargs=dict(spec.env_kwargs), wrappers=wrappers_of(spec),
-                   deterministic=spec.eval.deterministic, seed_base=spec.eval.seed_base,
-                   episodes=episodes or spec.eval.episodes)
+        return cls(
+            env_id=spec.env_id,
+            env_kwargs=dict(spec.env_kwargs),
+            wrappers=wrappers_of(spec),
+            deterministic=spec.eval.deterministic,
+            seed_base=spec.eval.seed_base,
+            episodes=episodes or spec.eval.episodes,
+        )
 
     def env_differences(self, spec: GameSpec) -> list[str]:
         """How the env this protocol names differs from the catalog's (empty when it is the same)."""
@@ -151,13 +158,25 @@ class Protocol:
         return out
 
     def to_json(self) -> dict:
-        return {"env_id": self.env_id, "env_kwargs": self.env_kwargs, "wrappers": self.wrappers,
-                "deterministic": self.deterministic, "seed_base": self.seed_base, "episodes": self.episodes}
+        return {
+            "env_id": self.env_id,
+            "env_kwargs": self.env_kwargs,
+            "wrappers": self.wrappers,
+            "deterministic": self.deterministic,
+            "seed_base": self.seed_base,
+            "episodes": self.episodes,
+        }
 
     @classmethod
     def from_json(cls, d: dict) -> Protocol:
-        return cls(env_id=str(d["env_id"]), env_kwargs=dict(d["env_kwargs"]), wrappers=str(d["wrappers"]),
-                   deterministic=bool(d["deterministic"]), seed_base=int(d["seed_base"]), episodes=int(d["episodes"]))
+        return cls(
+            env_id=str(d["env_id"]),
+            env_kwargs=dict(d["env_kwargs"]),
+            wrappers=str(d["wrappers"]),
+            deterministic=bool(d["deterministic"]),
+            seed_base=int(d["seed_base"]),
+            episodes=int(d["episodes"]),
+        )
 
 
 def wrappers_of(spec: GameSpec) -> str:
@@ -199,9 +218,16 @@ class EvalResult:
         return float(self.summary["std"])
 
     def to_json(self) -> dict:
-        out = {"game": self.game, "env_id": self.env_id, "env_kwargs": self.env_kwargs,
-               "deterministic": self.deterministic, "seeds": self.seeds, "returns": self.returns,
-               "lengths": self.lengths, "summary": self.summary}
+        out = {
+            "game": self.game,
+            "env_id": self.env_id,
+            "env_kwargs": self.env_kwargs,
+            "deterministic": self.deterministic,
+            "seeds": self.seeds,
+            "returns": self.returns,
+            "lengths": self.lengths,
+            "summary": self.summary,
+        }
         for k in ("policy_sha256", "command", "evaluated_at"):
             if getattr(self, k) is not None:
                 out[k] = getattr(self, k)
@@ -209,17 +235,30 @@ class EvalResult:
 
     @classmethod
     def from_json(cls, d: dict) -> EvalResult:
-        return cls(game=d["game"], env_id=d["env_id"], env_kwargs=dict(d.get("env_kwargs") or {}),
-                   deterministic=bool(d["deterministic"]), seeds=[int(s) for s in d["seeds"]],
-                   returns=[float(r) for r in d["returns"]], lengths=[int(n) for n in d["lengths"]],
-                   summary=dict(d["summary"]), policy_sha256=d.get("policy_sha256"), command=d.get("command"),
-                   evaluated_at=d.get("evaluated_at"))
+        return cls(
+            game=d["game"],
+            env_id=d["env_id"],
+            env_kwargs=dict(d.get("env_kwargs") or {}),
+            deterministic=bool(d["deterministic"]),
+            seeds=[int(s) for s in d["seeds"]],
+            returns=[float(r) for r in d["returns"]],
+            lengths=[int(n) for n in d["lengths"]],
+            summary=dict(d["summary"]),
+            policy_sha256=d.get("policy_sha256"),
+            command=d.get("command"),
+            evaluated_at=d.get("evaluated_at"),
+        )
 
     def protocol(self, wrappers: str) -> Protocol:
         """The protocol this result was measured on (seeds are consecutive from the first)."""
-        return Protocol(env_id=self.env_id, env_kwargs=self.env_kwargs, wrappers=wrappers,
-                        deterministic=self.deterministic, seed_base=self.seeds[0] if self.seeds else 0,
-                        episodes=len(self.seeds))
+        return Protocol(
+            env_id=self.env_id,
+            env_kwargs=self.env_kwargs,
+            wrappers=wrappers,
+            deterministic=self.deterministic,
+            seed_base=self.seeds[0] if self.seeds else 0,
+            episodes=len(self.seeds),
+        )
 
 
 def evaluate_policy(spec: GameSpec, policy, protocol: Protocol | None = None, record: bool = False) -> EvalResult:
@@ -231,6 +270,14 @@ def evaluate_policy(spec: GameSpec, policy, protocol: Protocol | None = None, re
     torch.manual_seed(protocol.seed_base)  # stochastic (Atari) evaluation samples reproducibly too
     eps = run_episodes(spec, policy.act_fn(protocol.deterministic), seeds, record=record)
     returns, lengths = [e.ret for e in eps], [e.length for e in eps]
-    return EvalResult(game=spec.slug, env_id=spec.env_id, env_kwargs=spec.env_kwargs,
-                      deterministic=protocol.deterministic, seeds=seeds, returns=returns, lengths=lengths,
-                      summary=summarise(returns, lengths), episodes=eps if record else [])
+    return EvalResult(
+        game=spec.slug,
+        env_id=spec.env_id,
+        env_kwargs=spec.env_kwargs,
+        deterministic=protocol.deterministic,
+        seeds=seeds,
+        returns=returns,
+        lengths=lengths,
+        summary=summarise(returns, lengths),
+        episodes=eps if record else [],
+    )

@@ -20,9 +20,20 @@ REPLAY_FORMAT = "ppo-playground/replay@1"
 
 
 def replay_record(spec: GameSpec, ep: Episode, label: str, deterministic: bool) -> dict[str, Any]:
-    return {"format": REPLAY_FORMAT, "game": spec.slug, "env_id": spec.env_id, "env_kwargs": spec.env_kwargs,
-            "wrappers": "make_env(spec, 'eval')", "seed": ep.seed, "label": label, "deterministic": deterministic,
-            "length": ep.length, "return": ep.ret, "actions": ep.actions, "rewards": ep.rewards}
+    return {
+        "format": REPLAY_FORMAT,
+        "game": spec.slug,
+        "env_id": spec.env_id,
+        "env_kwargs": spec.env_kwargs,
+        "wrappers": "make_env(spec, 'eval')",
+        "seed": ep.seed,
+        "label": label,
+        "deterministic": deterministic,
+        "length": ep.length,
+        "return": ep.ret,
+        "actions": ep.actions,
+        "rewards": ep.rewards,
+    }
 
 
 MAX_SEED = 2**31 - 1
@@ -41,8 +52,9 @@ def check_replay(replay: Any, spec: GameSpec, action_space: spaces.Space) -> Non
     if not isinstance(replay, dict) or replay.get("format") != REPLAY_FORMAT:
         raise BundleError("not a replay file (format field missing or wrong)")
     if replay.get("game") != spec.slug or replay.get("env_id") != spec.env_id:
-        raise BundleError(f"replay is of {str(replay.get('game'))[:40]} ({str(replay.get('env_id'))[:40]}), "
-                          f"not {spec.slug}")
+        raise BundleError(
+            f"replay is of {str(replay.get('game'))[:40]} ({str(replay.get('env_id'))[:40]}), not {spec.slug}"
+        )
     seed = replay.get("seed")
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
         raise BundleError(f"malformed replay: seed {str(seed)[:40]} is not an integer 0..{MAX_SEED}")
@@ -58,16 +70,24 @@ def check_replay(replay: Any, spec: GameSpec, action_space: spaces.Space) -> Non
         lo, hi = int(action_space.start), int(action_space.start + action_space.n)
         for i, a in enumerate(actions):
             if not isinstance(a, int) or isinstance(a, bool) or not lo <= a < hi:
-                raise BundleError(f"malformed replay: action {i} is {repr(a)[:40]}, outside {spec.name}'s actions "
-                                  f"(the integers {lo}..{hi - 1})")
+                raise BundleError(
+                    f"malformed replay: action {i} is {repr(a)[:40]}, outside {spec.name}'s actions "
+                    f"(the integers {lo}..{hi - 1})"
+                )
     elif isinstance(action_space, spaces.Box):
         dim = int(np.prod(action_space.shape))
         low, high = action_space.low.ravel().tolist(), action_space.high.ravel().tolist()
         for i, a in enumerate(actions):
-            if (not isinstance(a, list) or len(a) != dim or not all(_number(x) for x in a)
-                    or not all(lo <= x <= hi for x, lo, hi in zip(a, low, high, strict=True))):
-                raise BundleError(f"malformed replay: action {i} is {repr(a)[:60]}, outside {spec.name}'s actions "
-                                  f"({dim} finite numbers within {low}..{high})")
+            if (
+                not isinstance(a, list)
+                or len(a) != dim
+                or not all(_number(x) for x in a)
+                or not all(lo <= x <= hi for x, lo, hi in zip(a, low, high, strict=True))
+            ):
+                raise BundleError(
+                    f"malformed replay: action {i} is {repr(a)[:60]}, outside {spec.name}'s actions "
+                    f"({dim} finite numbers within {low}..{high})"
+                )
     else:
         raise BundleError(f"replays of {type(action_space).__name__} action spaces are not supported")
 
@@ -113,8 +133,10 @@ def resimulate(replay: dict[str, Any], spec: GameSpec | None = None, render: boo
     finally:
         env.close()
     if ended_at is not None and ended_at != len(actions) - 1:
-        return {"ok": False,
-                "detail": f"the episode ended at step {ended_at}, but the replay has {len(actions)} actions"}
+        return {
+            "ok": False,
+            "detail": f"the episode ended at step {ended_at}, but the replay has {len(actions)} actions",
+        }
     if ended_at is None:
         return {"ok": False, "detail": f"the episode did not end after the replay's {len(actions)} actions"}
     if len(rewards) != len(actions):

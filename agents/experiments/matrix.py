@@ -39,8 +39,9 @@ def _call(fn: Callable[[dict], dict], key: str, payload: dict) -> TaskResult:
     except BaseException as exc:  # a failed run is a result; KeyboardInterrupt stops the matrix
         if isinstance(exc, KeyboardInterrupt):
             raise
-        return TaskResult(key, False, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),
-                          where=_where())
+        return TaskResult(
+            key, False, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(), where=_where()
+        )
 
 
 def _where() -> dict[str, Any]:
@@ -65,9 +66,13 @@ def default_jobs(n_tasks: int) -> int:
     return max(1, min(os.cpu_count() or 1, n_tasks))
 
 
-def run_matrix(fn: Callable[[dict], dict], tasks: dict[str, dict], jobs: int | None = None,
-               ray_address: str | None = None,
-               on_done: Callable[[TaskResult], None] | None = None) -> dict[str, TaskResult]:
+def run_matrix(
+    fn: Callable[[dict], dict],
+    tasks: dict[str, dict],
+    jobs: int | None = None,
+    ray_address: str | None = None,
+    on_done: Callable[[TaskResult], None] | None = None,
+) -> dict[str, TaskResult]:
     """Run ``fn(payload)`` for every ``key: payload`` in ``tasks``; returns a TaskResult per key.
 
     :param jobs: parallel local processes, at most the machine's core count (1: in this process)
@@ -92,8 +97,9 @@ def run_matrix(fn: Callable[[dict], dict], tasks: dict[str, dict], jobs: int | N
     import multiprocessing as mp
 
     # spawn, not fork: torch and a forked parent's threads do not mix
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                             initializer=_die_with_parent) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_die_with_parent
+    ) as pool:
         futures = {pool.submit(_call, fn, key, payload): key for key, payload in tasks.items()}
         pending = set(futures)
         while pending:
@@ -113,8 +119,10 @@ def import_ray():
     try:
         import ray
     except ImportError:
-        raise RayUnavailableError("--ray-address needs Ray, which is not installed: pip install 'ppo-playground[ray]' "
-                                  "(or pip install ray), or leave out --ray-address to use local processes") from None
+        raise RayUnavailableError(
+            "--ray-address needs Ray, which is not installed: pip install 'ppo-playground[ray]' "
+            "(or pip install ray), or leave out --ray-address to use local processes"
+        ) from None
     return ray
 
 
@@ -128,8 +136,10 @@ def _run_ray(fn, tasks: dict[str, dict], address: str, jobs: int | None, on_done
             else:
                 ray.init(address=address, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise RayUnavailableError(f"could not connect to the Ray cluster at {address!r}: {exc}. Start one with "
-                                      f"`ray start --head`, or pass --ray-address HOST:PORT of its head node") from None
+            raise RayUnavailableError(
+                f"could not connect to the Ray cluster at {address!r}: {exc}. Start one with "
+                f"`ray start --head`, or pass --ray-address HOST:PORT of its head node"
+            ) from None
         started_here = True
     try:
         # one CPU per task: a training run uses one torch thread

@@ -18,19 +18,19 @@ import hashlib
 import json
 import math
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
-from agents.experiments.ablations import SHIPPED, Ablation, Variant
 from agents.bundle import Bundle
-from agents.common.files import read_csv_rows, write_atomic
-from agents.common.provenance import package_versions
 from agents.common.errors import ConfigError
+from agents.common.files import write_atomic
+from agents.common.provenance import git_state, hardware, now_iso, package_versions
 from agents.common.settings import runs_dir
-from agents.common.provenance import git_state, hardware, now_iso
+from agents.experiments.ablations import SHIPPED, Ablation, Variant
 from agents.metrics.stats import METHOD, ablation_verdict, reproduction_verdict
 from envs.errors import PlaygroundError
 
@@ -47,26 +47,41 @@ class ReproduceError(PlaygroundError):
 
 # --- versions ------------------------------------------------------------------------------------
 
+
 def version_check(bundle: Bundle) -> dict[str, Any]:
     """This machine's package versions against the bundle's manifest; ``ok`` when the checked ones agree."""
     recorded = bundle.manifest.versions
     here = package_versions()
-    rows = [{"package": p, "bundle": recorded.get(p), "here": here.get(p), "same": recorded.get(p) == here.get(p),
-             "checked": p in CHECKED_PACKAGES} for p in sorted(set(recorded) | set(here))]
+    rows = [
+        {
+            "package": p,
+            "bundle": recorded.get(p),
+            "here": here.get(p),
+            "same": recorded.get(p) == here.get(p),
+            "checked": p in CHECKED_PACKAGES,
+        }
+        for p in sorted(set(recorded) | set(here))
+    ]
     mismatches = [r for r in rows if r["checked"] and not r["same"]]
     return {"ok": not mismatches, "mismatches": mismatches, "packages": rows}
 
 
 def describe_versions(check: dict[str, Any]) -> list[str]:
     if check["ok"]:
-        return ["versions: " + ", ".join(f"{r['package']} {r['here']}" for r in check["packages"] if r["checked"])
-                + " — the same as the bundle's"]
-    return [f"VERSION MISMATCH: {r['package']} is {r['here']} here but {r['bundle']} in the bundle; identical "
-            f"curves for the same seed are not to be expected, only scores in the published band"
-            for r in check["mismatches"]]
+        return [
+            "versions: "
+            + ", ".join(f"{r['package']} {r['here']}" for r in check["packages"] if r["checked"])
+            + " — the same as the bundle's"
+        ]
+    return [
+        f"VERSION MISMATCH: {r['package']} is {r['here']} here but {r['bundle']} in the bundle; identical "
+        f"curves for the same seed are not to be expected, only scores in the published band"
+        for r in check["mismatches"]
+    ]
 
 
 # --- the plan ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Plan:
@@ -88,18 +103,29 @@ class Plan:
 
     def identity(self) -> dict[str, Any]:
         """What makes two runs of the command the same reproduction (the work folder is named after it)."""
-        return {"kind": self.kind, "name": self.name, "game": self.game, "seeds": self.seeds,
-                "variants": self.variants, "timesteps": self.timesteps, "episodes": self.episodes}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "game": self.game,
+            "seeds": self.seeds,
+            "variants": self.variants,
+            "timesteps": self.timesteps,
+            "episodes": self.episodes,
+        }
 
     def tasks(self) -> dict[str, dict[str, Any]]:
         out = {}
         for v in self.variants:
             for seed in self.seeds:
                 out[f"{v['key']}/seed{seed}"] = {
-                    "game": self.game, "seed": seed, "variant": v["key"],
+                    "game": self.game,
+                    "seed": seed,
+                    "variant": v["key"],
                     "config_file": str(Path(self.work_dir) / v["key"] / "config.yml"),
                     "run_dir": str(Path(self.work_dir) / v["key"] / f"seed{seed}"),
-                    "episodes": self.episodes, "protocol": self.protocol, "checkpoint_seconds": self.checkpoint_seconds,
+                    "episodes": self.episodes,
+                    "protocol": self.protocol,
+                    "checkpoint_seconds": self.checkpoint_seconds,
                     "checkpoint_every": self.checkpoint_every,
                 }
         return out
@@ -123,9 +149,15 @@ def pick_seeds(published: list[int], seeds: list[int] | None, n_seeds: int | Non
     return list(range(start, start + n))
 
 
-def plan_reproduction(bundle: Bundle, seeds: list[int] | None = None, n_seeds: int | None = None,
-                      timesteps: int | None = None, episodes: int | None = None, out: str | Path | None = None,
-                      ablation: Ablation | None = None) -> Plan:
+def plan_reproduction(
+    bundle: Bundle,
+    seeds: list[int] | None = None,
+    n_seeds: int | None = None,
+    timesteps: int | None = None,
+    episodes: int | None = None,
+    out: str | Path | None = None,
+    ablation: Ablation | None = None,
+) -> Plan:
     """The matrix of runs: the bundle's own config (a reproduction) or an ablation's variants of it."""
     base = bundle.config()
     variants: list[Variant] = list(ablation.variants) if ablation else [SHIPPED]
@@ -141,11 +173,18 @@ def plan_reproduction(bundle: Bundle, seeds: list[int] | None = None, n_seeds: i
         validate_config(hp, source=f"variant '{v.name}'")
         configs.append({"name": v.name, "key": v.key, "config": hp})
     budget = int(configs[0]["config"]["n_timesteps"])
-    plan = Plan(kind="ablation" if ablation else "reproduction", name=ablation.name if ablation else "reproduction",
-                game=bundle.spec.slug, bundle=str(bundle.path),
-                seeds=pick_seeds(bundle.training_seeds(), seeds, n_seeds, new=ablation is None),
-                variants=configs, timesteps=budget, episodes=episodes or bundle.protocol().episodes, protocol=bundle.protocol().to_json(),
-                ablation=None if ablation is None else {k: v for k, v in asdict(ablation).items() if k != "variants"})
+    plan = Plan(
+        kind="ablation" if ablation else "reproduction",
+        name=ablation.name if ablation else "reproduction",
+        game=bundle.spec.slug,
+        bundle=str(bundle.path),
+        seeds=pick_seeds(bundle.training_seeds(), seeds, n_seeds, new=ablation is None),
+        variants=configs,
+        timesteps=budget,
+        episodes=episodes or bundle.protocol().episodes,
+        protocol=bundle.protocol().to_json(),
+        ablation=None if ablation is None else {k: v for k, v in asdict(ablation).items() if k != "variants"},
+    )
     digest = hashlib.sha256(json.dumps(plan.identity(), sort_keys=True, default=str).encode()).hexdigest()[:10]
     plan.work_dir = str(Path(out) if out else runs_dir() / "reproduce" / plan.game / f"{plan.name}-{digest}")
     return plan
@@ -158,18 +197,23 @@ def prepare(plan: Plan) -> None:
     if saved.exists():
         old = json.loads(saved.read_text())
         if old.get("identity") != json.loads(json.dumps(plan.identity(), default=str)):
-            raise ReproduceError(f"{work} holds another reproduction ({old.get('command')}); pick another --out or "
-                                 f"delete that folder")
+            raise ReproduceError(
+                f"{work} holds another reproduction ({old.get('command')}); pick another --out or delete that folder"
+            )
     work.mkdir(parents=True, exist_ok=True)
     for v in plan.variants:
         (work / v["key"]).mkdir(exist_ok=True)
         (work / v["key"] / "config.yml").write_text(yaml.safe_dump(v["config"], sort_keys=False))
     if not saved.exists():
-        saved.write_text(json.dumps({"identity": plan.identity(), "command": plan.command, "created": now_iso()},
-                                    indent=1, default=str))
+        saved.write_text(
+            json.dumps(
+                {"identity": plan.identity(), "command": plan.command, "created": now_iso()}, indent=1, default=str
+            )
+        )
 
 
 # --- one task: train (or resume) one run, then evaluate its final policy -------------------------
+
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """Train, resume or skip one run, evaluate its final policy with the bundle's protocol, and return
@@ -185,8 +229,14 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
             raise ReproduceError(f"{run_dir} is being trained by another process; wait for it or stop it") from None
         status = _run_status(run_dir)
         cmd = f"playground train {task['game']} --seed {task['seed']} --config {task['config_file']} --out {run_dir}"
-        common = dict(game=task["game"], seed=task["seed"], out=run_dir, checkpoint_seconds=task["checkpoint_seconds"],
-                      checkpoint_every=task["checkpoint_every"], progress=None)
+        common = dict(
+            game=task["game"],
+            seed=task["seed"],
+            out=run_dir,
+            checkpoint_seconds=task["checkpoint_seconds"],
+            checkpoint_every=task["checkpoint_every"],
+            progress=None,
+        )
         if status == "running-no-checkpoint":
             shutil.rmtree(run_dir)  # killed before its first checkpoint: nothing to resume, start again
             status = "new"
@@ -201,12 +251,23 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
         p = run_dir / name
         return p.read_text() if p.exists() else None
 
-    return {"variant": task["variant"], "seed": task["seed"], "run_dir": str(run_dir),
-            "trained": {"new": "trained", "running": "resumed", "done": "already done"}[status],
-            "timesteps": run.get("timesteps"), "wall_seconds": run.get("wall_seconds"), "commands": run["commands"],
-            "segments": run["segments"], "code": run.get("code"), "hardware": run.get("hardware"),
-            "final_eval": final_eval, "diagnostics_csv": text("diagnostics.csv"), "eval_csv": text("eval.csv"),
-            "epochs_csv": text("epochs.csv"), "versions": package_versions()}
+    return {
+        "variant": task["variant"],
+        "seed": task["seed"],
+        "run_dir": str(run_dir),
+        "trained": {"new": "trained", "running": "resumed", "done": "already done"}[status],
+        "timesteps": run.get("timesteps"),
+        "wall_seconds": run.get("wall_seconds"),
+        "commands": run["commands"],
+        "segments": run["segments"],
+        "code": run.get("code"),
+        "hardware": run.get("hardware"),
+        "final_eval": final_eval,
+        "diagnostics_csv": text("diagnostics.csv"),
+        "eval_csv": text("eval.csv"),
+        "epochs_csv": text("epochs.csv"),
+        "versions": package_versions(),
+    }
 
 
 def _run_status(run_dir: Path) -> str:
@@ -237,8 +298,11 @@ def _final_eval(task: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     export = run_dir / "final" / "policy"
     export.mkdir(exist_ok=True)
     export_policy(model.policy, normalizer, export)
-    protocol = Protocol.from_json({**task["protocol"], "episodes": task["episodes"]}) if task.get("protocol") else \
-        Protocol.of_spec(spec, task["episodes"])
+    protocol = (
+        Protocol.from_json({**task["protocol"], "episodes": task["episodes"]})
+        if task.get("protocol")
+        else Protocol.of_spec(spec, task["episodes"])
+    )
     result = evaluate_policy(spec, load_policy(export), protocol)
     result.policy_sha256 = sha256_file(export / "policy.safetensors")
     result.evaluated_at = now_iso()
@@ -248,8 +312,10 @@ def _final_eval(task: dict[str, Any], run_dir: Path) -> dict[str, Any]:
 
 # --- running the whole thing ---------------------------------------------------------------------
 
-def run_plan(plan: Plan, jobs: int | None = None, ray_address: str | None = None,
-             say: Callable[[str], None] = print) -> dict[str, Any]:
+
+def run_plan(
+    plan: Plan, jobs: int | None = None, ray_address: str | None = None, say: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Run every task of the plan (resuming what a killed attempt left); returns key → TaskResult."""
     from agents.experiments.matrix import run_matrix
 
@@ -261,8 +327,10 @@ def run_plan(plan: Plan, jobs: int | None = None, ray_address: str | None = None
         done[0] += 1
         if r.ok:
             s = r.value["final_eval"]["summary"]
-            say(f"[{done[0]}/{len(tasks)}] {r.key}: {r.value['trained']}, final eval {s['mean']:.2f} +/- "
-                f"{s['std']:.2f} over {s['episodes']} episodes")
+            say(
+                f"[{done[0]}/{len(tasks)}] {r.key}: {r.value['trained']}, final eval {s['mean']:.2f} +/- "
+                f"{s['std']:.2f} over {s['episodes']} episodes"
+            )
         else:
             say(f"[{done[0]}/{len(tasks)}] {r.key}: FAILED — {r.error}")
 
@@ -282,12 +350,19 @@ def published_runs(bundle: Bundle) -> tuple[list[dict[str, Any]], str]:
             out.append({"seed": seed, "returns": ev.returns, "source": "eval.json (final evaluation)"})
         else:
             last = bundle.periodic_evals(seed)[-1]
-            out.append({"seed": seed, "returns": [float(x) for x in str(last["returns"]).split()],
-                        "source": f"last periodic evaluation at {int(last['timesteps']):,} steps"})
+            out.append(
+                {
+                    "seed": seed,
+                    "returns": [float(x) for x in str(last["returns"]).split()],
+                    "source": f"last periodic evaluation at {int(last['timesteps']):,} steps",
+                }
+            )
     ev = bundle.spec.eval
-    return out, ("shipped seed: its final evaluation (eval.json); other seeds: their last periodic evaluation "
-                 f"(the final policy, {ev.during_training_episodes} episodes on seeds {ev.during_training_seed_base}…), "
-                 "the only final score the bundle keeps of them")
+    return out, (
+        "shipped seed: its final evaluation (eval.json); other seeds: their last periodic evaluation "
+        f"(the final policy, {ev.during_training_episodes} episodes on seeds {ev.during_training_seed_base}…), "
+        "the only final score the bundle keeps of them"
+    )
 
 
 def _curve_rows(text: str | None) -> list[dict[str, str]]:
@@ -316,15 +391,21 @@ def _same_value(x: str | None, y: str | None) -> bool:
 def same_curve(a: str | None, b: str | None) -> dict[str, Any]:
     """Whether two diagnostics CSVs agree in every row and column except wall_time and fps."""
     ra, rb = _curve_rows(a), _curve_rows(b)
-    for i, (x, y) in enumerate(zip(ra, rb)):
+    for i, (x, y) in enumerate(zip(ra, rb, strict=False)):  # unequal lengths are reported after the loop
         diff = [k for k in x if not _same_value(x.get(k), y.get(k))]
         if diff:
             col = diff[0]
-            return {"identical": False, "detail": f"first difference at update {i + 1} ({col}: {x.get(col)} vs {y.get(col)})"}
+            return {
+                "identical": False,
+                "detail": f"first difference at update {i + 1} ({col}: {x.get(col)} vs {y.get(col)})",
+            }
     if len(ra) != len(rb):
         return {"identical": False, "detail": f"{len(ra)} rows against {len(rb)}"}
-    return {"identical": True, "detail": f"all {len(ra)} updates identical (ignoring {', '.join(CURVE_COLUMNS_IGNORED)}; "
-                                         f"numbers compared at float32 precision)"}
+    return {
+        "identical": True,
+        "detail": f"all {len(ra)} updates identical (ignoring {', '.join(CURVE_COLUMNS_IGNORED)}; "
+        f"numbers compared at float32 precision)",
+    }
 
 
 def kl_stops(epochs_csv: str | None) -> dict[str, Any] | None:
@@ -332,9 +413,13 @@ def kl_stops(epochs_csv: str | None) -> dict[str, Any] | None:
     if not rows:
         return None
     fired = [r for r in rows if r["kl_early_stop"] == "1"]
-    return {"updates": len(rows), "stopped": len(fired), "share": len(fired) / len(rows),
-            "mean_epochs": sum(int(r["epochs"]) for r in rows) / len(rows),
-            "grad_steps_share": sum(int(r["grad_steps"]) for r in rows) / sum(int(r["planned_grad_steps"]) for r in rows)}
+    return {
+        "updates": len(rows),
+        "stopped": len(fired),
+        "share": len(fired) / len(rows),
+        "mean_epochs": sum(int(r["epochs"]) for r in rows) / len(rows),
+        "grad_steps_share": sum(int(r["grad_steps"]) for r in rows) / sum(int(r["planned_grad_steps"]) for r in rows),
+    }
 
 
 def build_report(plan: Plan, bundle: Bundle, results: dict[str, Any], versions: dict[str, Any]) -> tuple[dict, dict]:
@@ -359,15 +444,22 @@ def build_report(plan: Plan, bundle: Bundle, results: dict[str, Any], versions: 
             files[f"{v['key']}/final-eval-seed{seed}.json"] = json.dumps(ev, indent=1)
             if val["epochs_csv"]:
                 files[f"{v['key']}/epochs-seed{seed}.csv"] = val["epochs_csv"]
-            entry = {"seed": seed, "ok": True, "score": ev["summary"]["mean"], "std": ev["summary"]["std"],
-                     "episodes": ev["summary"]["episodes"], "timesteps": val["timesteps"],
-                     "wall_seconds": val["wall_seconds"], "trained": val["trained"], "commands": val["commands"],
-                     "where": r.where,
-                     "kl_stops": kl_stops(val["epochs_csv"]) if v["config"].get("target_kl") is not None else None}
+            entry = {
+                "seed": seed,
+                "ok": True,
+                "score": ev["summary"]["mean"],
+                "std": ev["summary"]["std"],
+                "episodes": ev["summary"]["episodes"],
+                "timesteps": val["timesteps"],
+                "wall_seconds": val["wall_seconds"],
+                "trained": val["trained"],
+                "commands": val["commands"],
+                "where": r.where,
+                "kl_stops": kl_stops(val["epochs_csv"]) if v["config"].get("target_kl") is not None else None,
+            }
             # the same seed with the same config (budget included: it sets the schedules) as a published run
             if seed in bundle.training_seeds() and v["config"] == bundle.config():
-                entry["same_seed_as_published"] = same_curve(
-                    bundle.diagnostics_text(seed), val["diagnostics_csv"])
+                entry["same_seed_as_published"] = same_curve(bundle.diagnostics_text(seed), val["diagnostics_csv"])
             seeds.append(entry)
         ok = [s for s in seeds if s["ok"]]
         returns = [results[f"{v['key']}/seed{s['seed']}"].value["final_eval"]["returns"] for s in ok]
@@ -375,27 +467,64 @@ def build_report(plan: Plan, bundle: Bundle, results: dict[str, Any], versions: 
         vs_published = None
         if returns:
             vs_published = reproduction_verdict(
-                pub_returns, returns, comparable=comparable,
-                why_not=f"the budget ({plan.timesteps:,} steps) differs from the published runs' ({pub_budget:,})")
+                pub_returns,
+                returns,
+                comparable=comparable,
+                why_not=f"the budget ({plan.timesteps:,} steps) differs from the published runs' ({pub_budget:,})",
+            )
         stops = [s["kl_stops"] for s in ok if s.get("kl_stops")]
-        variants.append({"name": v["name"], "key": v["key"], "changes": _changes(bundle.config(), v["config"]),
-                         "seeds": seeds, "failed": len(seeds) - len(ok), "vs_published": vs_published,
-                         "kl_stops": None if not stops else {
-                             "updates": sum(s["updates"] for s in stops), "stopped": sum(s["stopped"] for s in stops),
-                             "share": sum(s["stopped"] for s in stops) / sum(s["updates"] for s in stops),
-                             "per_seed": [round(s["share"], 4) for s in stops]}})
+        variants.append(
+            {
+                "name": v["name"],
+                "key": v["key"],
+                "changes": _changes(bundle.config(), v["config"]),
+                "seeds": seeds,
+                "failed": len(seeds) - len(ok),
+                "vs_published": vs_published,
+                "kl_stops": None
+                if not stops
+                else {
+                    "updates": sum(s["updates"] for s in stops),
+                    "stopped": sum(s["stopped"] for s in stops),
+                    "share": sum(s["stopped"] for s in stops) / sum(s["updates"] for s in stops),
+                    "per_seed": [round(s["share"], 4) for s in stops],
+                },
+            }
+        )
 
     report: dict[str, Any] = {
-        "format": "ppo-playground/reproduction@1", "kind": plan.kind, "name": plan.name, "game": plan.game,
-        "env_id": bundle.spec.env_id, "created": now_iso(), "command": plan.command, "seeds": plan.seeds,
-        "timesteps": plan.timesteps, "published_timesteps": pub_budget, "episodes": plan.episodes,
+        "format": "ppo-playground/reproduction@1",
+        "kind": plan.kind,
+        "name": plan.name,
+        "game": plan.game,
+        "env_id": bundle.spec.env_id,
+        "created": now_iso(),
+        "command": plan.command,
+        "seeds": plan.seeds,
+        "timesteps": plan.timesteps,
+        "published_timesteps": pub_budget,
+        "episodes": plan.episodes,
         "eval_protocol": f"{plan.episodes} episodes, episode i on seed {plan.protocol['seed_base']} + i, "
-                         f"{'deterministic' if plan.protocol['deterministic'] else 'stochastic'} policy (the bundle's)",
-        "versions": versions, "published": {"seeds": [{"seed": p["seed"], "score": sum(p["returns"]) / len(p["returns"]),
-                                                        "episodes": len(p["returns"]), "source": p["source"]}
-                                                       for p in published], "note": published_note},
-        "variants": variants, "method": METHOD, "ablation": plan.ablation,
-        "failed_runs": [f"{v['key']}/seed{s['seed']}: {s['error']}" for v in variants for s in v["seeds"] if not s["ok"]],
+        f"{'deterministic' if plan.protocol['deterministic'] else 'stochastic'} policy (the bundle's)",
+        "versions": versions,
+        "published": {
+            "seeds": [
+                {
+                    "seed": p["seed"],
+                    "score": sum(p["returns"]) / len(p["returns"]),
+                    "episodes": len(p["returns"]),
+                    "source": p["source"],
+                }
+                for p in published
+            ],
+            "note": published_note,
+        },
+        "variants": variants,
+        "method": METHOD,
+        "ablation": plan.ablation,
+        "failed_runs": [
+            f"{v['key']}/seed{s['seed']}: {s['error']}" for v in variants for s in v["seeds"] if not s["ok"]
+        ],
     }
     if plan.kind == "reproduction":
         vp = variants[0]["vs_published"]
@@ -409,15 +538,18 @@ def build_report(plan: Plan, bundle: Bundle, results: dict[str, Any], versions: 
             comp = ablation_verdict(ra, rb, (a["name"], b["name"]))
             report["comparison"] = comp
             report["verdict"] = comp["verdict"]
-            report["reasons"] = [comp["reason"], f"probability of improvement P({b['name']} > {a['name']}) = "
-                                 f"{comp['probability_of_improvement']:.2f}"]
+            report["reasons"] = [
+                comp["reason"],
+                f"probability of improvement P({b['name']} > {a['name']}) = {comp['probability_of_improvement']:.2f}",
+            ]
         else:
             report["verdict"] = "no runs finished"
             report["reasons"] = report["failed_runs"]
         if b.get("kl_stops"):
             k = b["kl_stops"]
-            report["reasons"].append(f"target_kl stopped {k['stopped']} of {k['updates']} updates "
-                                     f"({k['share']:.1%}) early")
+            report["reasons"].append(
+                f"target_kl stopped {k['stopped']} of {k['updates']} updates ({k['share']:.1%}) early"
+            )
     files["report.json"] = json.dumps(report, indent=1, default=_jsonable)
     files["report.md"] = report_markdown(report)
     return report, files
@@ -438,41 +570,71 @@ def _changes(base: dict[str, Any], hp: dict[str, Any]) -> dict[str, Any]:
 
 
 def report_markdown(r: dict[str, Any]) -> str:
-    lines = [f"# {'Reproduction' if r['kind'] == 'reproduction' else 'Ablation ' + r['name']}: {r['env_id']}", "",
-             f"`{r['command']}` — {r['created']}", "", f"**Verdict: {r['verdict']}**", ""]
+    lines = [
+        f"# {'Reproduction' if r['kind'] == 'reproduction' else 'Ablation ' + r['name']}: {r['env_id']}",
+        "",
+        f"`{r['command']}` — {r['created']}",
+        "",
+        f"**Verdict: {r['verdict']}**",
+        "",
+    ]
     lines += [f"- {x}" for x in r["reasons"]] + [""]
     if r.get("ablation"):
-        lines += [f"**{r['ablation']['title']}.** {r['ablation']['question']}", "", f"Source: {r['ablation']['source']}", ""]
-    lines += [f"Budget {r['timesteps']:,} steps per run (published: {r['published_timesteps']:,}); "
-              f"final evaluation: {r['eval_protocol']}.", "", f"Statistics: {r['method']}.", "",
-              "| variant | seed | final score | std | episodes | timesteps | wall s | run | same seed as published |",
-              "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"**{r['ablation']['title']}.** {r['ablation']['question']}",
+            "",
+            f"Source: {r['ablation']['source']}",
+            "",
+        ]
+    lines += [
+        f"Budget {r['timesteps']:,} steps per run (published: {r['published_timesteps']:,}); "
+        f"final evaluation: {r['eval_protocol']}.",
+        "",
+        f"Statistics: {r['method']}.",
+        "",
+        "| variant | seed | final score | std | episodes | timesteps | wall s | run | same seed as published |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for v in r["variants"]:
         for s in v["seeds"]:
             if not s["ok"]:
                 lines.append(f"| {v['name']} | {s['seed']} | FAILED: {s['error']} | | | | | | |")
                 continue
             same = s.get("same_seed_as_published")
-            lines.append(f"| {v['name']} | {s['seed']} | {s['score']:.2f} | {s['std']:.2f} | {s['episodes']} | "
-                         f"{s['timesteps']:,} | {s['wall_seconds']:.0f} | {s['trained']} | "
-                         f"{'' if not same else ('identical' if same['identical'] else 'differs: ' + same['detail'])} |")
+            lines.append(
+                f"| {v['name']} | {s['seed']} | {s['score']:.2f} | {s['std']:.2f} | {s['episodes']} | "
+                f"{s['timesteps']:,} | {s['wall_seconds']:.0f} | {s['trained']} | "
+                f"{'' if not same else ('identical' if same['identical'] else 'differs: ' + same['detail'])} |"
+            )
     lines += ["", "| published seed | final score | episodes | source |", "|---|---|---|---|"]
     lines += [f"| {p['seed']} | {p['score']:.2f} | {p['episodes']} | {p['source']} |" for p in r["published"]["seeds"]]
     lines += ["", "Against the published seeds:", ""]
     for v in r["variants"]:
         vp = v["vs_published"]
         if vp:
-            lines.append(f"- {v['name']}: {vp['verdict']} — IQM {vp['reproduced']['iqm']:.2f} "
-                         f"(CI {vp['reproduced']['ci'][0]:.2f} … {vp['reproduced']['ci'][1]:.2f}) against "
-                         f"{vp['published']['iqm']:.2f} (CI {vp['published']['ci'][0]:.2f} … {vp['published']['ci'][1]:.2f}); "
-                         f"band {vp['band']['low']:.2f} … {vp['band']['high']:.2f}")
+            lines.append(
+                f"- {v['name']}: {vp['verdict']} — IQM {vp['reproduced']['iqm']:.2f} "
+                f"(CI {vp['reproduced']['ci'][0]:.2f} … {vp['reproduced']['ci'][1]:.2f}) against "
+                f"{vp['published']['iqm']:.2f} (CI {vp['published']['ci'][0]:.2f} … {vp['published']['ci'][1]:.2f}); "
+                f"band {vp['band']['low']:.2f} … {vp['band']['high']:.2f}"
+            )
         if v.get("kl_stops"):
             k = v["kl_stops"]
-            lines.append(f"  - target_kl early stops: {k['stopped']} of {k['updates']} updates ({k['share']:.1%}); "
-                         f"per seed {k['per_seed']}")
+            lines.append(
+                f"  - target_kl early stops: {k['stopped']} of {k['updates']} updates ({k['share']:.1%}); "
+                f"per seed {k['per_seed']}"
+            )
     vc = r["versions"]
-    lines += ["", "Versions: " + ("same as the bundle's" if vc["ok"] else "; ".join(
-        f"{m['package']} {m['here']} here vs {m['bundle']} in the bundle" for m in vc["mismatches"])), ""]
+    lines += [
+        "",
+        "Versions: "
+        + (
+            "same as the bundle's"
+            if vc["ok"]
+            else "; ".join(f"{m['package']} {m['here']} here vs {m['bundle']} in the bundle" for m in vc["mismatches"])
+        ),
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -523,24 +685,48 @@ def reproduce(opts: ReproduceOptions, say: Callable[[str], None] = print) -> dic
         plan = plan_reproduction(bundle, opts.seeds, opts.n_seeds, opts.timesteps, opts.episodes, opts.out, ablation)
     except ConfigError as exc:
         raise ReproduceError(f"cannot build the runs' config: {exc}") from None
-    plan.checkpoint_seconds, plan.checkpoint_every, plan.command = opts.checkpoint_seconds, opts.checkpoint_every, command
+    plan.checkpoint_seconds, plan.checkpoint_every, plan.command = (
+        opts.checkpoint_seconds,
+        opts.checkpoint_every,
+        command,
+    )
     reported = Path(plan.work_dir) / "reported.json"
     if reported.exists():
         done = json.loads(reported.read_text())
         if Path(done["path"]).exists():
             say(f"this reproduction is complete; its report: {done['path']}")
-            return {"report": json.loads((Path(done["path"]) / "report.json").read_text()), "path": Path(done["path"]),
-                    "failed": 0}
-    say(f"{plan.kind} {plan.name} of {plan.game}: {len(plan.variants)} variant(s) × seeds {plan.seeds}, "
-        f"{plan.timesteps:,} steps each, in {plan.work_dir}")
+            return {
+                "report": json.loads((Path(done["path"]) / "report.json").read_text()),
+                "path": Path(done["path"]),
+                "failed": 0,
+            }
+    say(
+        f"{plan.kind} {plan.name} of {plan.game}: {len(plan.variants)} variant(s) × seeds {plan.seeds}, "
+        f"{plan.timesteps:,} steps each, in {plan.work_dir}"
+    )
     results = run_plan(plan, jobs=opts.jobs, ray_address=opts.ray_address, say=say)
     failed = [r for r in results.values() if not r.ok]
     report, files = build_report(plan, bundle, results, versions)
-    manifest = {"format": "ppo-playground/reproduction-manifest@1", "command": command, "created": report["created"],
-                "versions": package_versions(), "hardware": hardware(), "code": git_state(),
-                "runs": {k: {"commands": r.value["commands"], "where": r.where, "versions": r.value["versions"],
-                             "hardware": r.value["hardware"], "code": r.value["code"]} if r.ok else
-                         {"error": r.error, "where": r.where} for k, r in results.items()}}
+    manifest = {
+        "format": "ppo-playground/reproduction-manifest@1",
+        "command": command,
+        "created": report["created"],
+        "versions": package_versions(),
+        "hardware": hardware(),
+        "code": git_state(),
+        "runs": {
+            k: {
+                "commands": r.value["commands"],
+                "where": r.where,
+                "versions": r.value["versions"],
+                "hardware": r.value["hardware"],
+                "code": r.value["code"],
+            }
+            if r.ok
+            else {"error": r.error, "where": r.where}
+            for k, r in results.items()
+        },
+    }
     path = bundle.add_reproduction(plan.name, files, manifest)
     if not failed:
         reported.write_text(json.dumps({"path": str(path)}))

@@ -48,5 +48,7 @@ def test_ray_address_without_ray_is_a_clear_message(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
-    with pytest.raises(RayUnavailableError, match=r"needs Ray, which is not installed: pip install 'ppo-playground\[ray\]'"):
+    with pytest.raises(
+        RayUnavailableError, match=r"needs Ray, which is not installed: pip install 'ppo-playground\[ray\]'"
+    ):
         run_matrix(square_or_fail, {"t0": {"x": 0}}, ray_address="auto")

@@ -7,10 +7,17 @@ import shutil
 
 import pytest
 
-from agents.experiments.ablations import ABLATIONS, get_ablation
 from agents.bundle import Bundle, Manifest
 from agents.bundle.build import build_bundle
-from agents.experiments.reproduce import ReproduceError, ReproduceOptions, plan_reproduction, reproduce, same_curve, version_check
+from agents.experiments.ablations import ABLATIONS, get_ablation
+from agents.experiments.reproduce import (
+    ReproduceError,
+    ReproduceOptions,
+    plan_reproduction,
+    reproduce,
+    same_curve,
+    version_check,
+)
 from agents.training.train import TrainOptions, train
 
 pytestmark = pytest.mark.slow  # trains: a bundle in the module fixture, then reproductions
@@ -37,7 +44,10 @@ def test_same_seed_same_curve_other_seed_another(tmp_path):
     a = train(TrainOptions("cartpole", seed=7, timesteps=STEPS, out=tmp_path / "a", progress=None))
     b = train(TrainOptions("cartpole", seed=7, timesteps=STEPS, out=tmp_path / "b", progress=None))
     c = train(TrainOptions("cartpole", seed=8, timesteps=STEPS, out=tmp_path / "c", progress=None))
-    text = lambda run: (run / "diagnostics.csv").read_text()
+
+    def text(run):
+        return (run / "diagnostics.csv").read_text()
+
     same = same_curve(text(a), text(b))
     assert same["identical"], same["detail"]
     assert same["detail"].startswith("all 8 updates identical (ignoring wall_time, fps")
@@ -48,7 +58,9 @@ def test_same_seed_same_curve_other_seed_another(tmp_path):
 
 def test_reproduction_report_in_the_bundle(bundle, tmp_path):
     lines = []
-    out = reproduce(ReproduceOptions(bundle, seeds=[1, 9], out=tmp_path / "work", jobs=1, command="test"), say=lines.append)
+    out = reproduce(
+        ReproduceOptions(bundle, seeds=[1, 9], out=tmp_path / "work", jobs=1, command="test"), say=lines.append
+    )
     report = out["report"]
     assert out["failed"] == 0 and out["path"].parent == bundle / "evidence" / "reproductions"
     assert lines[0].startswith("versions: ") and "the same as the bundle's" in lines[0]
@@ -65,8 +77,15 @@ def test_reproduction_report_in_the_bundle(bundle, tmp_path):
         assert seeds[1]["score"] == b.eval_summary()["mean"]
     assert report["verdict"] in ("reproduced", "not reproduced")
     assert report["reasons"] and report["variants"][0]["vs_published"]["band"]["rule"]
-    for name in ("report.json", "report.md", "manifest.json", "shipped/config.yml", "shipped/training-seed9.csv",
-                 "shipped/eval-during-training-seed9.csv", "shipped/epochs-seed9.csv"):
+    for name in (
+        "report.json",
+        "report.md",
+        "manifest.json",
+        "shipped/config.yml",
+        "shipped/training-seed9.csv",
+        "shipped/eval-during-training-seed9.csv",
+        "shipped/epochs-seed9.csv",
+    ):
         assert (out["path"] / name).is_file(), name
     assert "Verdict:" in (out["path"] / "report.md").read_text()
     manifest = json.loads((out["path"] / "manifest.json").read_text())
@@ -84,11 +103,16 @@ def test_reproduction_report_in_the_bundle(bundle, tmp_path):
     (out["path"] / "shipped" / "final-eval-seed9.json").write_text("{}")
     (out["path"] / "extra.txt").write_text("x")
     failed = [c for c in Bundle.open(bundle).verify() if not c.ok]
-    assert len(failed) == 1 and "final-eval-seed9.json was changed" in failed[0].detail \
+    assert (
+        len(failed) == 1
+        and "final-eval-seed9.json was changed" in failed[0].detail
         and "extra.txt is not in its manifest" in failed[0].detail
+    )
 
     # the same command again: complete, nothing re-run
-    again = reproduce(ReproduceOptions(bundle, seeds=[1, 9], out=tmp_path / "work", jobs=1, command="test"), say=lines.append)
+    again = reproduce(
+        ReproduceOptions(bundle, seeds=[1, 9], out=tmp_path / "work", jobs=1, command="test"), say=lines.append
+    )
     assert again["path"] == out["path"] and "this reproduction is complete" in lines[-1]
 
 
@@ -119,10 +143,21 @@ def test_ablation_variants_and_the_trpo_config(bundle, tmp_path):
     assert len(plan.tasks()) == 6
     # a reproduction's default seeds are new ones, after the published
     assert plan_reproduction(b, n_seeds=3, out=tmp_path / "x").seeds == [3, 4, 5]
-    trpo = ABLATIONS["ppo-vs-trpo"].variants[1].config({"n_envs": 16, "n_steps": 1024, "n_epochs": 4, "ent_coef": 0.01,
-                                                       "n_timesteps": 1000000, "gamma": 0.999})
-    assert trpo == {"n_envs": 16, "n_steps": 1024, "n_timesteps": 1000000, "gamma": 0.999, "algo": "TRPO",
-                    "batch_size": 128}
+    trpo = (
+        ABLATIONS["ppo-vs-trpo"]
+        .variants[1]
+        .config(
+            {"n_envs": 16, "n_steps": 1024, "n_epochs": 4, "ent_coef": 0.01, "n_timesteps": 1000000, "gamma": 0.999}
+        )
+    )
+    assert trpo == {
+        "n_envs": 16,
+        "n_steps": 1024,
+        "n_timesteps": 1000000,
+        "gamma": 0.999,
+        "algo": "TRPO",
+        "batch_size": 128,
+    }
     with pytest.raises(ReproduceError, match="defined on lunarlander, not cartpole"):
         reproduce(ReproduceOptions(bundle, ablation=get_ablation("target-kl")), say=lambda _: None)
     with pytest.raises(ReproduceError, match="--seeds or --n-seeds, not both"):

@@ -72,6 +72,7 @@ def _scrub(text: str, token: str | None) -> str:
 
 # --- publish ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class PublishPlan:
     """What a publish commits: the bundle's files as they are, and the replay video encoded at publish."""
@@ -85,8 +86,10 @@ class PublishPlan:
     def lines(self) -> list[str]:
         out = [f"{rel:48} {p.stat().st_size:>10,} bytes  sha256 {sha256_file(p)[:12]}" for rel, p in self.files]
         rep = self.bundle.replay(self.replay)
-        out.append(f"{REPLAY_VIDEO:48} {'(encoded)':>10}        from replay '{self.replay}' (seed {rep['seed']}, "
-                   f"{len(rep['actions'])} steps, return {rep['return']:.2f})")
+        out.append(
+            f"{REPLAY_VIDEO:48} {'(encoded)':>10}        from replay '{self.replay}' (seed {rep['seed']}, "
+            f"{len(rep['actions'])} steps, return {rep['return']:.2f})"
+        )
         return out
 
 
@@ -97,16 +100,24 @@ def plan_publish(bundle_ref: str | Path, repo: str, endpoint: str | None = None)
     bundle = Bundle.open(bundle_ref)
     failed = [c for c in bundle.verify() if not c.ok]
     if failed:
-        raise HubError(f"{bundle.path} does not verify ({failed[0].name}: {failed[0].detail}); "
-                       f"run `playground verify {bundle.path}` and fix it before publishing")
+        raise HubError(
+            f"{bundle.path} does not verify ({failed[0].name}: {failed[0].detail}); "
+            f"run `playground verify {bundle.path}` and fix it before publishing"
+        )
     card = ModelCard(bundle.card())
     tags = set(card.data.tags or [])
     if card.data.library_name != "stable-baselines3" or not card.data.eval_results or bundle.spec.env_id not in tags:
-        raise HubError(f"{bundle.path}/README.md lacks the Hub's metadata (library_name stable-baselines3, the env id "
-                       "tag, model-index); rebuild the bundle")
+        raise HubError(
+            f"{bundle.path}/README.md lacks the Hub's metadata (library_name stable-baselines3, the env id "
+            "tag, model-index); rebuild the bundle"
+        )
     names = bundle.replay_names()
-    plan = PublishPlan(bundle=bundle, repo_id=repo_id_for(repo, bundle.spec), endpoint=endpoint_url(endpoint),
-                       replay="median" if "median" in names else names[0])
+    plan = PublishPlan(
+        bundle=bundle,
+        repo_id=repo_id_for(repo, bundle.spec),
+        endpoint=endpoint_url(endpoint),
+        replay="median" if "median" in names else names[0],
+    )
     plan.files = bundle.files()
     return plan
 
@@ -118,8 +129,13 @@ def _replay_mp4(bundle: Bundle, name: str) -> bytes:
     return encode_mp4(trajectory(bundle.spec, rep).frames, bundle.spec.render_fps)
 
 
-def publish(bundle_ref: str | Path, repo: str, endpoint: str | None = None, private: bool = False,
-            log: Callable[[str], None] = print) -> dict[str, Any]:
+def publish(
+    bundle_ref: str | Path,
+    repo: str,
+    endpoint: str | None = None,
+    private: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Create the repo if needed and commit the bundle in one commit; an identical bundle makes no commit.
 
     Returns ``{"repo_id", "commit", "url", "changed"}``.
@@ -129,8 +145,10 @@ def publish(bundle_ref: str | Path, repo: str, endpoint: str | None = None, priv
 
     token = get_token()
     if not token:
-        raise HubError("no Hugging Face token: log in with `hf auth login` or set HF_TOKEN (a token with write "
-                       "access to the repo's owner); nothing was published")
+        raise HubError(
+            "no Hugging Face token: log in with `hf auth login` or set HF_TOKEN (a token with write "
+            "access to the repo's owner); nothing was published"
+        )
     plan = plan_publish(bundle_ref, repo, endpoint)
     api = HfApi(endpoint=plan.endpoint, token=token)
     where = f"{plan.repo_id} on {plan.endpoint}"
@@ -153,28 +171,37 @@ def publish(bundle_ref: str | Path, repo: str, endpoint: str | None = None, priv
         m = plan.bundle.manifest
         summary = plan.bundle.eval_result().summary
         commit = api.create_commit(
-            plan.repo_id, ops, parent_commit=before,
+            plan.repo_id,
+            ops,
+            parent_commit=before,
             commit_message=f"PPO {plan.bundle.spec.env_id} agent ({plan.bundle.origin}), "
-                           f"manifest sha256 {plan.bundle.manifest_sha256()[:12]}",
+            f"manifest sha256 {plan.bundle.manifest_sha256()[:12]}",
             commit_description=f"Published with `playground publish`. Evaluation: "
-                               f"{summary['mean']:.2f} +/- {summary['std']:.2f}; "
-                               f"reproduce: {'; '.join(m.reproduce or ['not reproduced here'])}")
+            f"{summary['mean']:.2f} +/- {summary['std']:.2f}; "
+            f"reproduce: {'; '.join(m.reproduce or ['not reproduced here'])}",
+        )
     except RepositoryNotFoundError as exc:
-        raise HubError(f"publishing {where} failed at '{step}': the repo is not there or the token cannot write "
-                       f"to it ({_scrub(str(exc).splitlines()[0], token)}); nothing was committed") from None
+        raise HubError(
+            f"publishing {where} failed at '{step}': the repo is not there or the token cannot write "
+            f"to it ({_scrub(str(exc).splitlines()[0], token)}); nothing was committed"
+        ) from None
     except (HfHubHTTPError, ValueError, OSError) as exc:
-        raise HubError(f"publishing {where} failed at '{step}': {_scrub(str(exc).splitlines()[0], token)}; "
-                       f"nothing was committed") from None
+        raise HubError(
+            f"publishing {where} failed at '{step}': {_scrub(str(exc).splitlines()[0], token)}; nothing was committed"
+        ) from None
     except Exception as exc:  # httpx2 connection errors and the like: name the step, never a traceback
         if type(exc).__module__.startswith(("httpx", "huggingface_hub")):
-            raise HubError(f"publishing {where} failed at '{step}': {type(exc).__name__}: "
-                           f"{_scrub(str(exc), token)}; nothing was committed") from None
+            raise HubError(
+                f"publishing {where} failed at '{step}': {type(exc).__name__}: "
+                f"{_scrub(str(exc), token)}; nothing was committed"
+            ) from None
         raise
     changed = commit.oid != before
     return {"repo_id": plan.repo_id, "commit": commit.oid, "url": commit.commit_url, "changed": changed}
 
 
 # --- pull ------------------------------------------------------------------------------------------
+
 
 def _manifest_files(manifest: Any, repo_id: str) -> list[str]:
     """The files a pulled manifest lists, once it parses as a manifest (plain relative names, no patterns)."""
@@ -201,8 +228,9 @@ class _Download:
     def __init__(self, repo_id: str, revision: str | None, endpoint: str | None):
         self.repo_id, self.offline, self.url = repo_id, _offline(), endpoint_url(endpoint)
         self.at = f"{repo_id}@{revision}" if revision else repo_id
-        self.common = dict(repo_type="model", cache_dir=str(_hub_cache()), endpoint=self.url,
-                           local_files_only=self.offline)
+        self.common = dict(
+            repo_type="model", cache_dir=str(_hub_cache()), endpoint=self.url, local_files_only=self.offline
+        )
 
     def fetch(self, rel: str, rev: str | None, force: bool = False, dry_run: bool = False) -> Any:
         """One file (``dry_run``: its size and commit, nothing downloaded)."""
@@ -216,19 +244,23 @@ class _Download:
         )
 
         try:
-            return hf_hub_download(self.repo_id, rel, revision=rev, force_download=force, dry_run=dry_run,
-                                   **self.common)
+            return hf_hub_download(
+                self.repo_id, rel, revision=rev, force_download=force, dry_run=dry_run, **self.common
+            )
         except LocalEntryNotFoundError:
             if self.offline:
-                raise HubError(f"{self.at} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1 forbids "
-                               f"downloading it: pull it once online, or unset HF_HUB_OFFLINE") from None
+                raise HubError(
+                    f"{self.at} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1 forbids "
+                    f"downloading it: pull it once online, or unset HF_HUB_OFFLINE"
+                ) from None
             raise HubError(f"cannot reach {self.url} to download {self.at}, and it is not in the local cache") from None
         except RepositoryNotFoundError:
             # some mirrors answer a missing file as a missing repo
             if rel == MANIFEST and _repo_exists(self.repo_id, rev, self.url):
                 raise self.not_a_bundle() from None
-            raise HubError(f"no repo {self.repo_id} on {self.url} (or it is private and you are not logged "
-                           "in)") from None
+            raise HubError(
+                f"no repo {self.repo_id} on {self.url} (or it is private and you are not logged in)"
+            ) from None
         except RevisionNotFoundError:
             raise HubError(f"{self.repo_id} on {self.url} has no revision {rev!r}") from None
         except EntryNotFoundError:
@@ -243,8 +275,10 @@ class _Download:
             raise
 
     def not_a_bundle(self) -> HubError:
-        return HubError(f"{self.at} is not a PPO Playground bundle (it has no {MANIFEST}); an SB3 checkpoint can be "
-                        "imported with `playground import`")
+        return HubError(
+            f"{self.at} is not a PPO Playground bundle (it has no {MANIFEST}); an SB3 checkpoint can be "
+            "imported with `playground import`"
+        )
 
     def size(self, rel: str, rev: str | None, limit: int, setting: str) -> int:
         """The size the Hub gives for a file, refused over ``limit`` before anything is downloaded."""
@@ -258,8 +292,9 @@ class _Download:
         return int(size)
 
 
-def pull(repo: str, revision: str | None = None, endpoint: str | None = None,
-         log: Callable[[str], None] = lambda _: None):
+def pull(
+    repo: str, revision: str | None = None, endpoint: str | None = None, log: Callable[[str], None] = lambda _: None
+):
     """Download a published bundle into huggingface_hub's cache, verify it, and register it.
 
     The manifest comes first (its size checked before it is downloaded; it pins the commit), then exactly
@@ -294,31 +329,46 @@ def pull(repo: str, revision: str | None = None, endpoint: str | None = None,
     for rel in files:
         total += hub.size(rel, commit, max_file_bytes(), "PLAYGROUND_MAX_FILE_MB")
         if total > total_limit:
-            raise HubError(too_big(f"{at}: the files its manifest lists", total, total_limit,
-                                   "PLAYGROUND_MAX_BUNDLE_MB") + "; nothing was downloaded")
+            raise HubError(
+                too_big(f"{at}: the files its manifest lists", total, total_limit, "PLAYGROUND_MAX_BUNDLE_MB")
+                + "; nothing was downloaded"
+            )
     log(f"{at}: commit {commit}, {len(files) + 1} files, {total:,} bytes")
     for rel in files:
         hub.fetch(rel, commit)
     bundle = _open_checksummed(snapshot, hub, [*files, MANIFEST], commit, log)
     failed = [c for c in bundle.verify() if not c.ok]  # the content: what the app relies on
     if failed:
-        raise HubError(f"{at} (commit {commit[:12]}) fails its checks, so it was not added: {failed[0].name}: "
-                       f"{failed[0].detail}" + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
-    entry = registry.add(f"hub:{repo_id}", bundle.spec.slug, snapshot, f"hub {repo_id}@{commit[:7]}",
-                         repo=repo_id, revision=revision, commit=commit, endpoint=hub.url)
+        raise HubError(
+            f"{at} (commit {commit[:12]}) fails its checks, so it was not added: {failed[0].name}: "
+            f"{failed[0].detail}" + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
+        )
+    entry = registry.add(
+        f"hub:{repo_id}",
+        bundle.spec.slug,
+        snapshot,
+        f"hub {repo_id}@{commit[:7]}",
+        repo=repo_id,
+        revision=revision,
+        commit=commit,
+        endpoint=hub.url,
+    )
     return bundle, entry
 
 
-def _open_checksummed(snapshot: Path, hub: _Download, files: list[str], commit: str,
-                      log: Callable[[str], None]) -> Bundle:
+def _open_checksummed(
+    snapshot: Path, hub: _Download, files: list[str], commit: str, log: Callable[[str], None]
+) -> Bundle:
     """The downloaded bundle once every checksum matches; a damaged or tampered cache is downloaded afresh
     once (online)."""
     try:
         return Bundle.open(snapshot)
     except BundleError as exc:
         if hub.offline:
-            raise HubError(f"the cached copy of {hub.at} fails its checks ({exc}); it was not added. Pull it again "
-                           "online to download it afresh") from None
+            raise HubError(
+                f"the cached copy of {hub.at} fails its checks ({exc}); it was not added. Pull it again "
+                "online to download it afresh"
+            ) from None
     log("the cached copy fails its checks; downloading it afresh")
     for rel in files:
         hub.fetch(rel, commit, force=True)

@@ -17,8 +17,6 @@ from agents.common.provenance import now_iso
 from agents.common.settings import data_dir
 
 
-
-
 def registry_path() -> Path:
     return data_dir() / "agents.json"
 
@@ -65,6 +63,6 @@ def add(agent_id: str, game: str, path: Path, source: str, **extra) -> AgentEntr
     target = registry_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"agents": [asdict(e) for e in rest + [entry]]}, indent=1) + "\n")
+    tmp.write_text(json.dumps({"agents": [asdict(e) for e in [*rest, entry]]}, indent=1) + "\n")
     os.replace(tmp, target)
     return entry

@@ -88,11 +88,15 @@ def pulled(hub, tmp_path_factory):
     publish("reproduction-listed", forge(root / "repro", {report: content}))
     # sizes over the limits: one listed file, the sum of them, and the manifest itself
     padded = b" " * (2 * 2**20) + (CARTPOLE / "results.json").read_bytes()
-    publish("file-over-the-limit", forge(root / "big-file", {"results.json": padded}),
-            env={"PLAYGROUND_MAX_FILE_MB": "1"})
+    publish(
+        "file-over-the-limit", forge(root / "big-file", {"results.json": padded}), env={"PLAYGROUND_MAX_FILE_MB": "1"}
+    )
     publish("bundle-over-the-limit", forge(root / "big-bundle"), env={"PLAYGROUND_MAX_BUNDLE_MB": "0.3"})
-    publish("manifest-over-the-limit", forge(root / "big-manifest", manifest_edit=lambda m: m.update(
-        padding="x" * 2 * 2**20)), env={"PLAYGROUND_MAX_JSON_MB": "1"})
+    publish(
+        "manifest-over-the-limit",
+        forge(root / "big-manifest", manifest_edit=lambda m: m.update(padding="x" * 2 * 2**20)),
+        env={"PLAYGROUND_MAX_JSON_MB": "1"},
+    )
     publish("manifest-deep-json", forge(root / "deep-manifest"), extra={MANIFEST: deep_json(50_000)})
     env = {"HF_HOME": str(root / "hf"), "PLAYGROUND_DATA": str(root / "data"), "HOME": str(root)}
     results = run_cases(cases, root, outside, env=env)
@@ -120,8 +124,9 @@ def test_a_pattern_in_the_manifest_downloads_nothing_else(pulled, hub):
 
 
 def test_sizes_are_checked_before_downloading(pulled, hub):
-    assert_refused(pulled["file-over-the-limit"], "results.json is 2.0 MB", "PLAYGROUND_MAX_FILE_MB",
-                   "nothing was downloaded")
+    assert_refused(
+        pulled["file-over-the-limit"], "results.json is 2.0 MB", "PLAYGROUND_MAX_FILE_MB", "nothing was downloaded"
+    )
     assert _gets(hub, "evil/file-over-the-limit") == {MANIFEST}
     assert_refused(pulled["bundle-over-the-limit"], "the files its manifest lists", "PLAYGROUND_MAX_BUNDLE_MB")
     assert _gets(hub, "evil/bundle-over-the-limit") == {MANIFEST}

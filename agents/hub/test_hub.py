@@ -54,16 +54,19 @@ def olah(hub, tmp_path_factory):
     (tmp / "olah.toml").write_text(f"""[basic]
 host = "127.0.0.1"
 port = {port}
-repos-path = "{tmp / 'cache'}"
+repos-path = "{tmp / "cache"}"
 mirrors-path = ["{hub.root}"]
 mirror-netloc = "127.0.0.1:{port}"
 mirror-lfs-netloc = "127.0.0.1:{port}"
 [accessibility]
 offline = true
 """)
-    proc = subprocess.Popen([sys.executable, "-m", "olah.server", "-c", str(tmp / "olah.toml"), "--log-path",
-                             str(tmp / "logs")], stdout=open(tmp / "olah.out", "wb"), stderr=subprocess.STDOUT,
-                            cwd=tmp)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "olah.server", "-c", str(tmp / "olah.toml"), "--log-path", str(tmp / "logs")],
+        stdout=open(tmp / "olah.out", "wb"),
+        stderr=subprocess.STDOUT,
+        cwd=tmp,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while True:
@@ -74,7 +77,7 @@ offline = true
             break  # it answers
         except OSError:
             if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("olah did not start: " + (tmp / "olah.out").read_text()[-2000:])
+                raise RuntimeError("olah did not start: " + (tmp / "olah.out").read_text()[-2000:]) from None
             time.sleep(0.3)
     yield url
     proc.terminate()
@@ -85,8 +88,12 @@ offline = true
 def home(tmp_path_factory):
     """A user's machine: huggingface_hub's home (cache, no saved token) and the playground's data dir."""
     h = tmp_path_factory.mktemp("home")
-    return {"HF_HOME": str(h / "hf"), "PLAYGROUND_DATA": str(h / "data"), "PLAYGROUND_CACHE": str(h / "cache"),
-            "HOME": str(h)}
+    return {
+        "HF_HOME": str(h / "hf"),
+        "PLAYGROUND_DATA": str(h / "data"),
+        "PLAYGROUND_CACHE": str(h / "cache"),
+        "HOME": str(h),
+    }
 
 
 def cli(*args, env=None, token=None):
@@ -94,8 +101,14 @@ def cli(*args, env=None, token=None):
     full.update(env or {})
     if token:
         full["HF_TOKEN"] = token
-    return subprocess.run([sys.executable, "-m", "playground", *map(str, args)], capture_output=True, text=True,
-                          env=full, timeout=300, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "playground", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=300,
+        cwd=ROOT,
+    )
 
 
 def _ok(proc):
@@ -119,8 +132,15 @@ def published(hub, home):
 def test_dry_run_lists_the_commit_and_uploads_nothing(hub, home):
     out = _ok(cli("publish", SLUG, "--repo", "acme/dry", "--endpoint", hub.url, "--dry-run", env=home))
     assert "would commit to acme/dry" in out and "nothing was uploaded" in out
-    for f in ("policy.safetensors", "policy.json", "ppo-Acrobot-v1.zip", "results.json", "README.md", MANIFEST,
-              "replay.mp4"):
+    for f in (
+        "policy.safetensors",
+        "policy.json",
+        "ppo-Acrobot-v1.zip",
+        "results.json",
+        "README.md",
+        MANIFEST,
+        "replay.mp4",
+    ):
         assert f in out, f
     assert not hub.exists("acme/dry") and not hub.requests
 
@@ -138,7 +158,9 @@ def test_publish_one_commit_with_the_whole_bundle(hub, published, home):
 
     card = ModelCard(hub.read(REPO, "README.md").decode())
     assert card.data.library_name == "stable-baselines3"
-    assert {"reinforcement-learning", "stable-baselines3", "deep-reinforcement-learning", "Acrobot-v1"} <= set(card.data.tags)
+    assert {"reinforcement-learning", "stable-baselines3", "deep-reinforcement-learning", "Acrobot-v1"} <= set(
+        card.data.tags
+    )
     s = bundle.eval_summary()
     assert card.data.eval_results[0].metric_value == f"{s['mean']:.2f} +/- {s['std']:.2f}"
     assert "playground train acrobot --seed" in card.text and "Health of the shipped seed" in card.text
@@ -146,14 +168,17 @@ def test_publish_one_commit_with_the_whole_bundle(hub, published, home):
     posts = [r["path"] for r in hub.requests if r["method"] == "POST"]
     assert posts[0] == "/api/repos/create" and any("/preupload/" in p for p in posts)
     assert sum("/commit/" in p for p in posts) == 1
-    auth = [{k.lower(): v for k, v in r["headers"].items()}.get("authorization") for r in hub.requests
-            if r["method"] == "POST"]
+    auth = [
+        {k.lower(): v for k, v in r["headers"].items()}.get("authorization")
+        for r in hub.requests
+        if r["method"] == "POST"
+    ]
     assert auth and all(a == f"Bearer {SENTINEL}" for a in auth)
 
 
 def test_token_never_appears_in_output_or_files(hub, published, home):
     assert SENTINEL not in published
-    for root in (Path(home["HF_HOME"]).parent, ):
+    for root in (Path(home["HF_HOME"]).parent,):
         for p in root.rglob("*"):
             if p.is_file():
                 assert SENTINEL.encode() not in p.read_bytes(), p
@@ -304,8 +329,13 @@ def test_a_bundle_changed_on_the_hub_is_not_added(hub, olah, home):
 def test_pulling_a_repo_that_is_not_a_bundle(hub, olah, home):
     repo = "course/ppo-LunarLander-v2"
     hub.create(repo)
-    hub.commit(repo, {"ppo-LunarLander-v2.zip": b"PK\x05\x06" + b"\x00" * 18, "README.md": b"# hi\n"}, set(), "upload",
-               hub.head(repo))
+    hub.commit(
+        repo,
+        {"ppo-LunarLander-v2.zip": b"PK\x05\x06" + b"\x00" * 18, "README.md": b"# hi\n"},
+        set(),
+        "upload",
+        hub.head(repo),
+    )
     err = _clean_error(cli("pull", repo, "--endpoint", olah, env=home))
     assert "not a PPO Playground bundle" in err and "playground import" in err
     err = _clean_error(cli("pull", "nobody/nothing", "--endpoint", olah, env=home))

@@ -8,6 +8,7 @@ what a person watches is exactly the recorded episode.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import tempfile
@@ -17,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from agents.evaluation.replay import replay_record
-from agents.evaluation.evaluate import run_episodes
 from agents.common.settings import cache_dir
+from agents.evaluation.evaluate import run_episodes
+from agents.evaluation.replay import replay_record
 from agents.policy.network import LoadedPolicy
 from envs import GameSpec, make_env
 
@@ -72,15 +73,20 @@ def trajectory(spec: GameSpec, replay: dict[str, Any], policy: LoadedPolicy | No
     finally:
         env.close()
     rewards = [float(r) for r in replay["rewards"]]
-    t = Trajectory(frames=frames, actions=list(replay["actions"]), rewards=rewards,
-                   returns=list(np.cumsum(rewards).tolist()), fps=spec.render_fps)
+    t = Trajectory(
+        frames=frames,
+        actions=list(replay["actions"]),
+        rewards=rewards,
+        returns=list(np.cumsum(rewards).tolist()),
+        fps=spec.render_fps,
+    )
     labels = getattr(spec.keymap, "labels", {}) or {}
     t.action_labels = [labels.get(i, str(i)) for i in range(len(labels))] if labels else []
     if policy is not None and observations:
         info = {k: [] for k in ("value", "probs", "mean", "std")}
         batch = 256
         for i in range(0, len(observations), batch):
-            out = policy.forward_info(np.stack(observations[i:i + batch]))
+            out = policy.forward_info(np.stack(observations[i : i + batch]))
             for k, v in out.items():
                 info[k].extend(v.tolist())
         t.values = info["value"]
@@ -115,6 +121,7 @@ def fresh_episode(spec: GameSpec, seed: int, policy: LoadedPolicy | None = None,
 
 # --- video ---------------------------------------------------------------------------------------
 
+
 def video_cache_dir() -> Path:
     d = cache_dir() / "videos"
     d.mkdir(parents=True, exist_ok=True)
@@ -136,8 +143,14 @@ def encode_mp4(frames_jpeg: list[bytes], fps: int) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "replay.mp4"
         writer = imageio_ffmpeg.write_frames(
-            str(path), (w2, h2), fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1,
-            output_params=["-movflags", "+faststart", "-preset", "veryfast", "-crf", "26"])
+            str(path),
+            (w2, h2),
+            fps=fps,
+            codec="libx264",
+            pix_fmt_out="yuv420p",
+            macro_block_size=1,
+            output_params=["-movflags", "+faststart", "-preset", "veryfast", "-crf", "26"],
+        )
         writer.send(None)
         for jpg in frames_jpeg:
             frame = cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR)[:h2, :w2, ::-1]
@@ -172,8 +185,10 @@ def first_frame(spec: GameSpec, seed: int) -> bytes:
 
 # --- disk cache (JSON + concatenated JPEGs: nothing is pickled) -----------------------------------
 
-def cached_trajectory(spec: GameSpec, replay: dict[str, Any], policy: LoadedPolicy | None = None,
-                      policy_id: str = "none") -> Trajectory:
+
+def cached_trajectory(
+    spec: GameSpec, replay: dict[str, Any], policy: LoadedPolicy | None = None, policy_id: str = "none"
+) -> Trajectory:
     """:func:`trajectory`, stored under the cache folder so the viewer opens a replay at once next time."""
     base = video_cache_dir().parent / "trajectories" / f"{spec.slug}-{replay_key(replay)}-{policy_id[:16]}"
     meta_path, blob_path = base.with_suffix(".json"), base.with_suffix(".frames")
@@ -182,15 +197,17 @@ def cached_trajectory(spec: GameSpec, replay: dict[str, Any], policy: LoadedPoli
             meta = json.loads(meta_path.read_text())
             blob = blob_path.read_bytes()
             offsets = meta.pop("offsets")
-            frames = [blob[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+            frames = [blob[a:b] for a, b in itertools.pairwise(offsets)]
             return Trajectory(frames=frames, **meta)
         except (ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is rebuilt below
     t = trajectory(spec, replay, policy)
     base.parent.mkdir(parents=True, exist_ok=True)
     offsets = np.cumsum([0] + [len(f) for f in t.frames]).tolist()
-    meta = {k: getattr(t, k) for k in ("actions", "rewards", "returns", "values", "probs", "means", "stds",
-                                        "action_labels", "fps")}
+    meta = {
+        k: getattr(t, k)
+        for k in ("actions", "rewards", "returns", "values", "probs", "means", "stds", "action_labels", "fps")
+    }
     meta["offsets"] = offsets
     tmp_blob, tmp_meta = blob_path.with_suffix(".frames.tmp"), meta_path.with_suffix(".json.tmp")
     tmp_blob.write_bytes(b"".join(t.frames))

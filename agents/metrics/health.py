@@ -51,10 +51,22 @@ def _outside(metric: Metric, rule: Outside, t: np.ndarray, values: np.ndarray) -
         return Finding(metric.column, rule.band, "ok", "no updates recorded")
     flagged = n_out / n >= SHARE
     when = ", ".join(f"{a:,}–{b:,}" for a, b in ranges[:4]) + (" …" if len(ranges) > 4 else "")
-    message = (f"{n_out} of {n} updates ({n_out / n:.0%}) {rule.finding} (timesteps {when})" if n_out
-               else f"all {n} updates inside the band")
-    return Finding(metric.column, rule.band, rule.status if flagged else "ok", message, n_out, n,
-                   ranges[0][0] if ranges else None, ranges[-1][1] if ranges else None, ranges)
+    message = (
+        f"{n_out} of {n} updates ({n_out / n:.0%}) {rule.finding} (timesteps {when})"
+        if n_out
+        else f"all {n} updates inside the band"
+    )
+    return Finding(
+        metric.column,
+        rule.band,
+        rule.status if flagged else "ok",
+        message,
+        n_out,
+        n,
+        ranges[0][0] if ranges else None,
+        ranges[-1][1] if ranges else None,
+        ranges,
+    )
 
 
 def _falls(metric: Metric, rule: Falls, t: np.ndarray, values: np.ndarray, k: int, continuous: bool) -> Finding:
@@ -63,19 +75,36 @@ def _falls(metric: Metric, rule: Falls, t: np.ndarray, values: np.ndarray, k: in
     # a Gaussian's differential entropy can be negative, so a continuous policy's is judged on its trend only
     collapsed = not continuous and first > 0 and last <= rule.collapse * first
     status = "alarm" if collapsed else "warn" if did_not_fall else "ok"
-    message = (f"{metric.column} went from {first:.3f} (first {k} updates) to {last:.3f} (last {k})"
-               + (f"; it collapsed to under {pct(rule.collapse)} of its start" if collapsed
-                  else "; it did not fall" if did_not_fall else ""))
-    return Finding(metric.column, rule.band_continuous if continuous else rule.band, status, message,
-                   updates=int(values.size), first_timesteps=int(t[0]), last_timesteps=int(t[-1]))
+    message = f"{metric.column} went from {first:.3f} (first {k} updates) to {last:.3f} (last {k})" + (
+        f"; it collapsed to under {pct(rule.collapse)} of its start"
+        if collapsed
+        else "; it did not fall"
+        if did_not_fall
+        else ""
+    )
+    return Finding(
+        metric.column,
+        rule.band_continuous if continuous else rule.band,
+        status,
+        message,
+        updates=int(values.size),
+        first_timesteps=int(t[0]),
+        last_timesteps=int(t[-1]),
+    )
 
 
 def _ends_above(metric: Metric, rule: EndsAbove, t: np.ndarray, values: np.ndarray, k: int) -> Finding:
     first, last = float(np.nanmean(values[:k])), float(np.nanmean(values[-k:]))
     status = "alarm" if last < rule.alarm else "warn" if last < rule.warn else "ok"
-    return Finding(metric.column, rule.band, status,
-                   f"{metric.column.replace('_', ' ')} went from {first:.3f} to {last:.3f} (last {k} updates)",
-                   updates=int(values.size), first_timesteps=int(t[-k]), last_timesteps=int(t[-1]))
+    return Finding(
+        metric.column,
+        rule.band,
+        status,
+        f"{metric.column.replace('_', ' ')} went from {first:.3f} to {last:.3f} (last {k} updates)",
+        updates=int(values.size),
+        first_timesteps=int(t[-k]),
+        last_timesteps=int(t[-1]),
+    )
 
 
 def assess(rows: list[dict], continuous: bool = False) -> dict:

@@ -51,12 +51,17 @@ def iqm_ci(runs: list[Sequence[float]], level: float = LEVEL, reps: int = RESAMP
     scores = [float(np.mean(r)) for r in runs]
     boot = _resampled_iqms(runs, np.random.default_rng(seed), reps)
     a = (1 - level) / 2
-    return {"iqm": iqm(scores), "ci": [float(np.quantile(boot, a)), float(np.quantile(boot, 1 - a))],
-            "runs": len(runs), "scores": scores}
+    return {
+        "iqm": iqm(scores),
+        "ci": [float(np.quantile(boot, a)), float(np.quantile(boot, 1 - a))],
+        "runs": len(runs),
+        "scores": scores,
+    }
 
 
-def difference_ci(a: list[Sequence[float]], b: list[Sequence[float]], level: float = LEVEL, reps: int = RESAMPLES,
-                  seed: int = SEED) -> dict:
+def difference_ci(
+    a: list[Sequence[float]], b: list[Sequence[float]], level: float = LEVEL, reps: int = RESAMPLES, seed: int = SEED
+) -> dict:
     """IQM(b) − IQM(a) with a percentile-bootstrap CI, resampling each group on its own (stratified)."""
     rng = np.random.default_rng(seed)
     da, db = _resampled_iqms(a, rng, reps), _resampled_iqms(b, rng, reps)
@@ -65,8 +70,11 @@ def difference_ci(a: list[Sequence[float]], b: list[Sequence[float]], level: flo
     sa, sb = [float(np.mean(r)) for r in a], [float(np.mean(r)) for r in b]
     # probability of improvement (rliable): P(a random run of b scores higher than one of a), ties half
     pairs = [(x > y) + 0.5 * (x == y) for x in sb for y in sa]
-    return {"difference": iqm(sb) - iqm(sa), "ci": [float(np.quantile(diff, q)), float(np.quantile(diff, 1 - q))],
-            "probability_of_improvement": float(np.mean(pairs))}
+    return {
+        "difference": iqm(sb) - iqm(sa),
+        "ci": [float(np.quantile(diff, q)), float(np.quantile(diff, 1 - q))],
+        "probability_of_improvement": float(np.mean(pairs)),
+    }
 
 
 def published_band(scores: Sequence[float], published_iqm: float, share: float = TOLERANCE_SHARE) -> dict:
@@ -78,13 +86,18 @@ def published_band(scores: Sequence[float], published_iqm: float, share: float =
     """
     lo, hi = float(min(scores)), float(max(scores))
     tol = max(hi - lo, share * abs(published_iqm))
-    return {"low": lo - tol, "high": hi + tol, "tolerance": tol,
-            "rule": f"published min − tol … max + tol, tol = max(published range, {share:.0%} of |published IQM|)"}
+    return {
+        "low": lo - tol,
+        "high": hi + tol,
+        "tolerance": tol,
+        "rule": f"published min − tol … max + tol, tol = max(published range, {share:.0%} of |published IQM|)",
+    }
 
 
-def reproduction_verdict(published: list[Sequence[float]], reproduced: list[Sequence[float]],
-                         comparable: bool = True, why_not: str = "") -> dict:
-    """"reproduced" when the reproduced IQM's CI overlaps the published IQM's CI and every reproduced
+def reproduction_verdict(
+    published: list[Sequence[float]], reproduced: list[Sequence[float]], comparable: bool = True, why_not: str = ""
+) -> dict:
+    """ "reproduced" when the reproduced IQM's CI overlaps the published IQM's CI and every reproduced
     seed's final score lies inside the published band; "not reproduced" otherwise."""
     pub, rep = iqm_ci(published), iqm_ci(reproduced)
     band = published_band(pub["scores"], pub["iqm"])
@@ -94,17 +107,27 @@ def reproduction_verdict(published: list[Sequence[float]], reproduced: list[Sequ
         f"reproduced IQM {rep['iqm']:.2f} (95 % CI {rep['ci'][0]:.2f} … {rep['ci'][1]:.2f}) "
         + ("overlaps" if overlap else "does not overlap")
         + f" the published IQM {pub['iqm']:.2f} (95 % CI {pub['ci'][0]:.2f} … {pub['ci'][1]:.2f})",
-        (f"every reproduced seed's final score lies in the published band {band['low']:.2f} … {band['high']:.2f}"
-         if not outside else
-         f"{len(outside)} of {len(rep['scores'])} reproduced seeds lie outside the published band "
-         f"{band['low']:.2f} … {band['high']:.2f}: " + ", ".join(f"{rep['scores'][i]:.2f}" for i in outside)),
+        (
+            f"every reproduced seed's final score lies in the published band {band['low']:.2f} … {band['high']:.2f}"
+            if not outside
+            else f"{len(outside)} of {len(rep['scores'])} reproduced seeds lie outside the published band "
+            f"{band['low']:.2f} … {band['high']:.2f}: " + ", ".join(f"{rep['scores'][i]:.2f}" for i in outside)
+        ),
     ]
     verdict = "reproduced" if overlap and not outside else "not reproduced"
     if not comparable:
         verdict = "not comparable"
         reasons.insert(0, why_not)
-    return {"verdict": verdict, "published": pub, "reproduced": rep, "band": band, "ci_overlap": overlap,
-            "seeds_outside_band": outside, "reasons": reasons, "method": METHOD}
+    return {
+        "verdict": verdict,
+        "published": pub,
+        "reproduced": rep,
+        "band": band,
+        "ci_overlap": overlap,
+        "seeds_outside_band": outside,
+        "reasons": reasons,
+        "method": METHOD,
+    }
 
 
 def ablation_verdict(baseline: list[Sequence[float]], variant: list[Sequence[float]], names: tuple[str, str]) -> dict:
@@ -117,13 +140,20 @@ def ablation_verdict(baseline: list[Sequence[float]], variant: list[Sequence[flo
         verdict = f"{names[1]} lower"
     else:
         verdict = "no clear difference"
-    return {"verdict": verdict, **d, "baseline": iqm_ci(baseline), "variant": iqm_ci(variant),
-            "reason": f"IQM({names[1]}) − IQM({names[0]}) = {d['difference']:.2f}, 95 % CI {lo:.2f} … {hi:.2f}"
-                      + ("; the CI excludes 0" if verdict != "no clear difference" else "; the CI includes 0"),
-            "method": METHOD}
+    return {
+        "verdict": verdict,
+        **d,
+        "baseline": iqm_ci(baseline),
+        "variant": iqm_ci(variant),
+        "reason": f"IQM({names[1]}) − IQM({names[0]}) = {d['difference']:.2f}, 95 % CI {lo:.2f} … {hi:.2f}"
+        + ("; the CI excludes 0" if verdict != "no clear difference" else "; the CI includes 0"),
+        "method": METHOD,
+    }
 
 
-METHOD = (f"IQM of per-seed final scores (scipy.stats.trim_mean(x, 0.25), as rliable); {LEVEL:.0%} percentile "
-          f"bootstrap CI, {RESAMPLES} resamples, numpy seed {SEED}, two-level: seeds drawn with replacement "
-          f"(rliable's stratified bootstrap with one task) and each drawn seed's score re-drawn from its own "
-          f"evaluation episodes")
+METHOD = (
+    f"IQM of per-seed final scores (scipy.stats.trim_mean(x, 0.25), as rliable); {LEVEL:.0%} percentile "
+    f"bootstrap CI, {RESAMPLES} resamples, numpy seed {SEED}, two-level: seeds drawn with replacement "
+    f"(rliable's stratified bootstrap with one task) and each drawn seed's score re-drawn from its own "
+    f"evaluation episodes"
+)

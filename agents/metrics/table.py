@@ -62,8 +62,12 @@ class Outside:
 
     def describe(self) -> str:
         return f"≥ {pct(SHARE)} of updates are " + (
-            f"outside {self.below:g}–{self.above:g}" if math.isfinite(self.below) and math.isfinite(self.above)
-            else f"under {self.below:g}" if math.isfinite(self.below) else f"over {self.above:g}")
+            f"outside {self.below:g}–{self.above:g}"
+            if math.isfinite(self.below) and math.isfinite(self.above)
+            else f"under {self.below:g}"
+            if math.isfinite(self.below)
+            else f"over {self.above:g}"
+        )
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,10 @@ class Falls:
     band_continuous: str = "falls over training"
 
     def describe(self) -> str:
-        return (f"final vs start: alarm at or under {pct(self.collapse)} of the start, warn if it did not fall; "
-                "continuous actions: trend only (warn if it did not fall)")
+        return (
+            f"final vs start: alarm at or under {pct(self.collapse)} of the start, warn if it did not fall; "
+            "continuous actions: trend only (warn if it did not fall)"
+        )
 
 
 @dataclass(frozen=True)
@@ -164,61 +170,129 @@ class Metric:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("timesteps", "environment steps after the rollout this update trained on", "time/total_timesteps",
-           "rollout", tensorboard=False),
+    Metric(
+        "timesteps",
+        "environment steps after the rollout this update trained on",
+        "time/total_timesteps",
+        "rollout",
+        tensorboard=False,
+    ),
     Metric("iteration", "PPO update number, 1-based", "time/iterations", "rollout", tensorboard=False),
-    Metric("wall_time", "training seconds since the run started, summed over resumed segments", None, "clock",
-           tensorboard=False),
+    Metric(
+        "wall_time",
+        "training seconds since the run started, summed over resumed segments",
+        None,
+        "clock",
+        tensorboard=False,
+    ),
     Metric("fps", "environment steps per second in this run segment, at the end of the update", "time/fps", "clock"),
-    Metric("ep_rew_mean", "mean return of the last 100 training episodes", "rollout/ep_rew_mean", "rollout",
-           chart=Chart("Episode reward",
-                       "Mean return of the last 100 training episodes (the stochastic policy while it learns). It "
-                       "should climb towards the solved threshold; the final evaluation below uses the "
-                       "deterministic policy.")),
+    Metric(
+        "ep_rew_mean",
+        "mean return of the last 100 training episodes",
+        "rollout/ep_rew_mean",
+        "rollout",
+        chart=Chart(
+            "Episode reward",
+            "Mean return of the last 100 training episodes (the stochastic policy while it learns). It "
+            "should climb towards the solved threshold; the final evaluation below uses the "
+            "deterministic policy.",
+        ),
+    ),
     Metric("ep_len_mean", "mean length of the last 100 training episodes", "rollout/ep_len_mean", "rollout"),
-    Metric("entropy", "policy entropy (positive; SB3 logs its negative)", "train/entropy_loss", "logger",
-           negate=True, rules=(Falls(collapse=0.01),),
-           chart=Chart("Entropy",
-                       "How random the policy still is. It falls as the agent commits to actions; a fall to zero "
-                       "early means it stopped exploring.")),
-    Metric("approx_kl", "approximate KL between the policy before and after the update", "train/approx_kl",
-           "logger", aliases=("train/kl_divergence_loss",), bounds=(0.0, math.inf),
-           rules=(Outside("alarm", "> 0.1 (too aggressive)", "had approx KL above 0.1", above=0.1),
-                  Outside("warn", "≤ 0.02", "had approx KL above 0.02", above=0.02)),
-           chart=Chart("Approx KL",
-                       "How far one update moved the policy. PPO's clipping is a cheap stand-in for TRPO's KL "
-                       "constraint; large values mean large steps.")),
-    Metric("clip_fraction", "share of samples whose probability ratio was clipped", "train/clip_fraction",
-           "logger", bounds=(0.0, 1.0),
-           rules=(Outside("alarm", "> 0.6 (clip range too small)", "clipped more than 60 % of samples",
-                          above=0.6),
-                  Outside("warn", "0.10–0.40", "were outside 10–40 % clipped", below=0.10, above=0.40),
-                  Outside("warn", "< 0.05 (clipping does not constrain)", "clipped under 5 % of samples",
-                          below=0.05)),
-           chart=Chart("Clip fraction",
-                       "Share of samples whose probability ratio hit the clip range ε. Inside the band the "
-                       "clipping shapes the update; near 0 it does nothing, far above it ε is too small for "
-                       "the step the optimizer wants.")),
+    Metric(
+        "entropy",
+        "policy entropy (positive; SB3 logs its negative)",
+        "train/entropy_loss",
+        "logger",
+        negate=True,
+        rules=(Falls(collapse=0.01),),
+        chart=Chart(
+            "Entropy",
+            "How random the policy still is. It falls as the agent commits to actions; a fall to zero "
+            "early means it stopped exploring.",
+        ),
+    ),
+    Metric(
+        "approx_kl",
+        "approximate KL between the policy before and after the update",
+        "train/approx_kl",
+        "logger",
+        aliases=("train/kl_divergence_loss",),
+        bounds=(0.0, math.inf),
+        rules=(
+            Outside("alarm", "> 0.1 (too aggressive)", "had approx KL above 0.1", above=0.1),
+            Outside("warn", "≤ 0.02", "had approx KL above 0.02", above=0.02),
+        ),
+        chart=Chart(
+            "Approx KL",
+            "How far one update moved the policy. PPO's clipping is a cheap stand-in for TRPO's KL "
+            "constraint; large values mean large steps.",
+        ),
+    ),
+    Metric(
+        "clip_fraction",
+        "share of samples whose probability ratio was clipped",
+        "train/clip_fraction",
+        "logger",
+        bounds=(0.0, 1.0),
+        rules=(
+            Outside("alarm", "> 0.6 (clip range too small)", "clipped more than 60 % of samples", above=0.6),
+            Outside("warn", "0.10–0.40", "were outside 10–40 % clipped", below=0.10, above=0.40),
+            Outside("warn", "< 0.05 (clipping does not constrain)", "clipped under 5 % of samples", below=0.05),
+        ),
+        chart=Chart(
+            "Clip fraction",
+            "Share of samples whose probability ratio hit the clip range ε. Inside the band the "
+            "clipping shapes the update; near 0 it does nothing, far above it ε is too small for "
+            "the step the optimizer wants.",
+        ),
+    ),
     Metric("clip_range", "ε of this update", "train/clip_range", "logger"),
-    Metric("explained_variance", "how much of the returns' variance V(s) explains (1 − Var(R − V) / Var(R))",
-           "train/explained_variance", "logger", bounds=(-math.inf, 1.0),
-           rules=(EndsAbove(warn=0.5, alarm=0.0, band="rising towards 1 (final ≥ 0.5)"),),
-           chart=Chart("Explained variance",
-                       "How much of the returns' variance the value function V(s) explains. It should rise "
-                       "towards 1: GAE's advantages are only as good as V(s).")),
-    Metric("policy_gradient_loss", "the clipped surrogate loss, mean over the update's minibatches",
-           "train/policy_gradient_loss", "logger"),
-    Metric("value_loss", "the value function's squared error, mean over the update's minibatches",
-           "train/value_loss", "logger",
-           chart=Chart("Value loss",
-                       "The critic's regression error. It often rises while returns grow (bigger targets), "
-                       "then settles.")),
+    Metric(
+        "explained_variance",
+        "how much of the returns' variance V(s) explains (1 − Var(R − V) / Var(R))",
+        "train/explained_variance",
+        "logger",
+        bounds=(-math.inf, 1.0),
+        rules=(EndsAbove(warn=0.5, alarm=0.0, band="rising towards 1 (final ≥ 0.5)"),),
+        chart=Chart(
+            "Explained variance",
+            "How much of the returns' variance the value function V(s) explains. It should rise "
+            "towards 1: GAE's advantages are only as good as V(s).",
+        ),
+    ),
+    Metric(
+        "policy_gradient_loss",
+        "the clipped surrogate loss, mean over the update's minibatches",
+        "train/policy_gradient_loss",
+        "logger",
+    ),
+    Metric(
+        "value_loss",
+        "the value function's squared error, mean over the update's minibatches",
+        "train/value_loss",
+        "logger",
+        chart=Chart(
+            "Value loss",
+            "The critic's regression error. It often rises while returns grow (bigger targets), then settles.",
+        ),
+    ),
     Metric("loss", "total loss of the update's last minibatch", "train/loss", "logger"),
-    Metric("learning_rate", "the optimizer's step size for this update", "train/learning_rate", "logger",
-           chart=Chart("Learning rate", "The optimizer's step size (constant, or decaying linearly to 0).")),
-    Metric("action_std", "mean exp(log_std) of the Gaussian policy: its action std (with gSDE, the scale of its "
-           "exploration weights); continuous games only",
-           "train/std", "logger", bounds=(0.0, math.inf)),
+    Metric(
+        "learning_rate",
+        "the optimizer's step size for this update",
+        "train/learning_rate",
+        "logger",
+        chart=Chart("Learning rate", "The optimizer's step size (constant, or decaying linearly to 0)."),
+    ),
+    Metric(
+        "action_std",
+        "mean exp(log_std) of the Gaussian policy: its action std (with gSDE, the scale of its "
+        "exploration weights); continuous games only",
+        "train/std",
+        "logger",
+        bounds=(0.0, math.inf),
+    ),
 )
 
 DIAGNOSTIC_COLUMNS: list[str] = [m.column for m in METRICS]
@@ -249,8 +323,10 @@ def charted() -> list[Metric]:
 
 # --- the tables in docs/training.md -----------------------------------------------------------------------
 
-BEGIN = ("<!-- metrics table: generated by `python -m agents.metrics.table --update docs/training.md`; "
-         "do not edit by hand -->")
+BEGIN = (
+    "<!-- metrics table: generated by `python -m agents.metrics.table --update docs/training.md`; "
+    "do not edit by hand -->"
+)
 END = "<!-- end metrics table -->"
 
 
@@ -263,9 +339,12 @@ def _band(band: tuple[float, float] | None) -> str:
 
 def docs_block() -> str:
     """The metrics tables of docs/training.md, between their markers."""
-    lines = [BEGIN, "",
-             "| column | SB3 logger key | TensorBoard key | meaning | Evidence chart (shaded band) |",
-             "|---|---|---|---|---|"]
+    lines = [
+        BEGIN,
+        "",
+        "| column | SB3 logger key | TensorBoard key | meaning | Evidence chart (shaded band) |",
+        "|---|---|---|---|---|",
+    ]
     for m in METRICS:
         key = f"`{m.sb3_key}`" if m.sb3_key else "—"
         if m.negate:
@@ -276,18 +355,24 @@ def docs_block() -> str:
         tb = f"`{m.tb_key}`" if m.tb_key else ("the step axis" if m.column == "timesteps" else "—")
         chart = f"{m.chart.title}" + (f" ({_band(m.healthy)})" if m.healthy else "") if m.chart else ""
         lines.append(f"| {m.column} | {key} | {tb} | {m.meaning} | {chart} |")
-    lines += ["", "SB3 keys with no column: "
-              + "; ".join(f"`{k}` ({why})" for k, why in SB3_KEYS_NOT_RECORDED.items()) + ".", "",
-              "Each periodic evaluation (a row of `eval.csv`) goes to TensorBoard at the timesteps it ran, under "
-              "SB3's `EvalCallback` keys: "
-              + "; ".join(f"`{k}` ({meaning})" for k, meaning in EVAL_TB_KEYS.items()) + ".", "",
-              f"Health rules (start and final: the means of the first and last {pct(TAIL)} of updates):", "",
-              "| metric | band (as the verdict names it) | status | rule |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "SB3 keys with no column: " + "; ".join(f"`{k}` ({why})" for k, why in SB3_KEYS_NOT_RECORDED.items()) + ".",
+        "",
+        "Each periodic evaluation (a row of `eval.csv`) goes to TensorBoard at the timesteps it ran, under "
+        "SB3's `EvalCallback` keys: " + "; ".join(f"`{k}` ({meaning})" for k, meaning in EVAL_TB_KEYS.items()) + ".",
+        "",
+        f"Health rules (start and final: the means of the first and last {pct(TAIL)} of updates):",
+        "",
+        "| metric | band (as the verdict names it) | status | rule |",
+        "|---|---|---|---|",
+    ]
     for m in METRICS:
         for r in m.rules:
             if isinstance(r, Falls):
-                lines.append(f"| {m.column} | {r.band} (continuous: {r.band_continuous}) | warn, alarm | "
-                             f"{r.describe()} |")
+                lines.append(
+                    f"| {m.column} | {r.band} (continuous: {r.band_continuous}) | warn, alarm | {r.describe()} |"
+                )
             elif isinstance(r, EndsAbove):
                 lines.append(f"| {m.column} | {r.band} | warn, alarm | {r.describe()} |")
             else:

@@ -17,8 +17,9 @@ STEP = 1000  # timesteps per update
 def curve(n=N, approx_kl=0.01, clip_fraction=0.2, entropy=None, explained_variance=None):
     """A healthy run of ``n`` updates; pass a list (or a dict index -> value) to change one metric."""
     entropy = entropy if entropy is not None else [1.0 - 0.5 * i / max(n - 1, 1) for i in range(n)]  # 1.0 -> 0.5
-    explained_variance = (explained_variance if explained_variance is not None
-                          else [0.1 + 0.8 * i / max(n - 1, 1) for i in range(n)])  # 0.1 -> 0.9
+    explained_variance = (
+        explained_variance if explained_variance is not None else [0.1 + 0.8 * i / max(n - 1, 1) for i in range(n)]
+    )  # 0.1 -> 0.9
 
     def values(v):
         if isinstance(v, dict):
@@ -26,8 +27,16 @@ def curve(n=N, approx_kl=0.01, clip_fraction=0.2, entropy=None, explained_varian
         return list(v) if isinstance(v, list) else [v] * n
 
     kl, cf, ent, ev = values(approx_kl), values(clip_fraction), values(entropy), values(explained_variance)
-    return [{"timesteps": (i + 1) * STEP, "approx_kl": kl[i], "clip_fraction": cf[i], "entropy": ent[i],
-             "explained_variance": ev[i]} for i in range(n)]
+    return [
+        {
+            "timesteps": (i + 1) * STEP,
+            "approx_kl": kl[i],
+            "clip_fraction": cf[i],
+            "entropy": ent[i],
+            "explained_variance": ev[i],
+        }
+        for i in range(n)
+    ]
 
 
 def find(result, metric, band_start=""):
@@ -124,8 +133,10 @@ def test_approx_kl_above_0_1_in_a_fifth_of_updates_is_an_alarm_with_when():
     assert warn["status"] == "warn" and warn["updates_outside"] == 4
     assert result["summary"] == "1 alarm(s), 1 warning(s) over 20 PPO updates"
     # nothing else is wrong with this run
-    assert [k for k, s in statuses(result).items() if s != "ok"] == [("approx_kl", "> 0.1 (too aggressive)"),
-                                                                     ("approx_kl", "≤ 0.02")]
+    assert [k for k, s in statuses(result).items() if s != "ok"] == [
+        ("approx_kl", "> 0.1 (too aggressive)"),
+        ("approx_kl", "≤ 0.02"),
+    ]
 
 
 def test_approx_kl_band_is_flagged_at_exactly_ten_percent():
@@ -184,8 +195,9 @@ def test_entropy_collapsing_to_zero_is_an_alarm_for_discrete_actions():
     assert result["verdict"] == "unhealthy"
     f = find(result, "entropy")
     assert f["status"] == "alarm" and f["band"] == "falls, but not to zero"
-    assert f["message"] == ("entropy went from 1.000 (first 2 updates) to 0.005 (last 2); "
-                            "it collapsed to under 1 % of its start")
+    assert f["message"] == (
+        "entropy went from 1.000 (first 2 updates) to 0.005 (last 2); it collapsed to under 1 % of its start"
+    )
     assert (f["updates"], f["first_timesteps"], f["last_timesteps"]) == (20, 1000, 20000)
 
 
@@ -264,7 +276,10 @@ def test_a_few_isolated_spikes_are_still_ok():
 
 def test_findings_read_csv_text_and_skip_missing_values():
     # diagnostics.csv rows come back as strings, with "" where a value was NaN
-    rows = [{k: ("" if v is None else str(v)) for k, v in r.items()} for r in curve(approx_kl={3: 0.2, 4: 0.3, "base": 0.01})]
+    rows = [
+        {k: ("" if v is None else str(v)) for k, v in r.items()}
+        for r in curve(approx_kl={3: 0.2, 4: 0.3, "base": 0.01})
+    ]
     rows[0]["explained_variance"] = ""
     result = assess(rows)
     f = find(result, "approx_kl", ">")

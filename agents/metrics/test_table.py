@@ -122,7 +122,9 @@ def test_the_shipped_bundles_csvs_have_the_tables_columns(bundle):
 
 def test_docs_training_md_holds_the_generated_tables():
     text = (REPO_ROOT / "docs" / "training.md").read_text()
-    assert docs_block() in text, "docs/training.md is stale: run python -m agents.metrics.table --update docs/training.md"
+    assert docs_block() in text, (
+        "docs/training.md is stale: run python -m agents.metrics.table --update docs/training.md"
+    )
 
 
 def test_rule_texts_name_their_thresholds():
@@ -153,7 +155,9 @@ def test_the_shaded_band_is_where_no_warning_fires():
         for edge, outside in ((lo, lo - 1e-6), (hi, hi + 1e-6)):
             if edge in m.bounds:
                 continue
-            fired = [r for r in m.rules if isinstance(r, Outside) and r.status == "warn" and r.mask(np.array([outside]))[0]]
+            fired = [
+                r for r in m.rules if isinstance(r, Outside) and r.status == "warn" and r.mask(np.array([outside]))[0]
+            ]
             fired += [r for r in m.rules if isinstance(r, EndsAbove) and outside < r.warn]
             assert fired, (m.column, edge)
     assert BY_COLUMN["clip_fraction"].healthy == (0.10, 0.40)
@@ -187,7 +191,7 @@ def test_the_evidence_pages_charts_come_from_the_table(tmp_path, monkeypatch):
     assert not at.exception
     charts = [c for c in at.get("vega_lite_chart") if json.loads(c.proto.spec).get("height") == 220]
     assert [json.loads(c.proto.spec)["title"] for c in charts] == [m.chart.title for m in charted()]
-    for chart, m in zip(charts, charted()):
+    for chart, m in zip(charts, charted(), strict=True):
         spec = json.loads(chart.proto.spec)
         data = {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pylist() for d in chart.proto.datasets}
         lines = [layer for layer in spec["layer"] if layer["mark"]["type"] == "line"]

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.policy.network import LoadedPolicy
 from agents.media.watch import jpeg_frame
+from agents.policy.network import LoadedPolicy
 from envs import GameSpec, make_env
 
 MODES = ("versus", "solo", "watch")
@@ -52,8 +52,12 @@ class Side:
         self.frame = jpeg_frame(self.env.render())
 
     def state(self) -> dict[str, Any]:
-        return {"return": round(self.episode_return, 4), "steps": self.steps, "reward": round(self.reward, 4),
-                "done": self.done}
+        return {
+            "return": round(self.episode_return, 4),
+            "steps": self.steps,
+            "reward": round(self.reward, 4),
+            "done": self.done,
+        }
 
 
 class Match:
@@ -145,6 +149,12 @@ class Match:
     def result(self) -> dict[str, Any]:
         """What the scoreboard and the leaderboard keep of a finished (or abandoned) episode."""
         h, a = self.human_side, self.agent_side
-        return {"game": self.spec.slug, "mode": self.mode, "seed": self.seed,
-                "human_return": h.episode_return if h else None, "human_steps": h.steps if h else None,
-                "agent_return": a.episode_return if a else None, "agent_steps": a.steps if a else None}
+        return {
+            "game": self.spec.slug,
+            "mode": self.mode,
+            "seed": self.seed,
+            "human_return": h.episode_return if h else None,
+            "human_steps": h.steps if h else None,
+            "agent_return": a.episode_return if a else None,
+            "agent_steps": a.steps if a else None,
+        }

@@ -24,8 +24,17 @@ FORMAT = "ppo-playground/policy@1"
 POLICY_CLASSES = {"ActorCriticPolicy", "ActorCriticCnnPolicy"}
 ACTIVATIONS = {"Tanh", "ReLU", "ELU", "LeakyReLU", "GELU", "SiLU"}
 FEATURE_EXTRACTORS = {"FlattenExtractor", "NatureCNN"}
-SIMPLE_KWARGS = ("net_arch", "use_sde", "log_std_init", "full_std", "use_expln", "squash_output",
-                  "share_features_extractor", "normalize_images", "ortho_init")
+SIMPLE_KWARGS = (
+    "net_arch",
+    "use_sde",
+    "log_std_init",
+    "full_std",
+    "use_expln",
+    "squash_output",
+    "share_features_extractor",
+    "normalize_images",
+    "ortho_init",
+)
 
 
 # --- spaces <-> JSON -------------------------------------------------------------------------------
@@ -52,8 +61,13 @@ def space_to_json(space: spaces.Space) -> dict[str, Any]:
     if isinstance(space, spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, spaces.Box):
-        return {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype),
-                "low": _bounds(space.low), "high": _bounds(space.high)}
+        return {
+            "type": "Box",
+            "shape": list(space.shape),
+            "dtype": str(space.dtype),
+            "low": _bounds(space.low),
+            "high": _bounds(space.high),
+        }
     raise BundleError(f"cannot describe space {space} in policy.json")
 
 
@@ -86,8 +100,11 @@ def space_from_json(d: Any) -> spaces.Space:
             return spaces.Discrete(n, start=start)
         if d.get("type") == "Box":
             shape = d.get("shape")
-            if (not isinstance(shape, list) or not 1 <= len(shape) <= 4
-                    or not all(_is_int(s) and 1 <= s <= MAX_SPACE_ELEMENTS for s in shape)):
+            if (
+                not isinstance(shape, list)
+                or not 1 <= len(shape) <= 4
+                or not all(_is_int(s) and 1 <= s <= MAX_SPACE_ELEMENTS for s in shape)
+            ):
                 raise ValueError(f"shape {str(shape)[:60]} must be 1 to 4 positive integers")
             size = math.prod(shape)
             if size > MAX_SPACE_ELEMENTS:
@@ -145,13 +162,16 @@ EXTRACTOR_KWARGS = {"FlattenExtractor": {}, "NatureCNN": {"features_dim": int, "
 
 def _layers(v: Any, what: str) -> list[int]:
     if not isinstance(v, list) or len(v) > MAX_LAYERS or not all(_is_int(w) and 1 <= w <= MAX_WIDTH for w in v):
-        raise BundleError(f"{what} must be a list of at most {MAX_LAYERS} layer sizes, each an integer 1..{MAX_WIDTH} "
-                          f"(got {str(v)[:80]})")
+        raise BundleError(
+            f"{what} must be a list of at most {MAX_LAYERS} layer sizes, each an integer 1..{MAX_WIDTH} "
+            f"(got {str(v)[:80]})"
+        )
     return list(v)
 
 
-def check_policy_kwargs(kwargs: Any, obs_space: spaces.Space, act_space: spaces.Space,
-                        where: str = "policy.json") -> dict[str, Any]:
+def check_policy_kwargs(
+    kwargs: Any, obs_space: spaces.Space, act_space: spaces.Space, where: str = "policy.json"
+) -> dict[str, Any]:
     """The policy's constructor arguments in JSON form (class names as strings), checked field by field
     against the allow-lists and ranges. Returns them with ``net_arch`` in SB3's current form."""
     if not isinstance(kwargs, dict):
@@ -172,16 +192,18 @@ def check_policy_kwargs(kwargs: Any, obs_space: spaces.Space, act_space: spaces.
 def _check_extractor(out: dict[str, Any], where: str) -> None:
     fe = out.setdefault("features_extractor_class", "FlattenExtractor")
     if fe not in FEATURE_EXTRACTORS:
-        raise BundleError(f"{where} names features extractor {str(fe)[:60]!r}; supported: "
-                          f"{', '.join(sorted(FEATURE_EXTRACTORS))}")
+        raise BundleError(
+            f"{where} names features extractor {str(fe)[:60]!r}; supported: {', '.join(sorted(FEATURE_EXTRACTORS))}"
+        )
     fek = out.get("features_extractor_kwargs") or {}
     if not isinstance(fek, dict):
         raise BundleError(f"{where}: features_extractor_kwargs is not an object ({type(fek).__name__})")
     allowed = EXTRACTOR_KWARGS[fe]
     for k, v in fek.items():
         if k not in allowed:
-            raise BundleError(f"{where}: {fe} takes no argument {str(k)[:40]!r} (it takes: "
-                              f"{', '.join(allowed) or 'none'})")
+            raise BundleError(
+                f"{where}: {fe} takes no argument {str(k)[:40]!r} (it takes: {', '.join(allowed) or 'none'})"
+            )
         if allowed[k] is int and not (_is_int(v) and 1 <= v <= MAX_WIDTH):
             raise BundleError(f"{where}: {fe}'s {k} must be an integer 1..{MAX_WIDTH} (got {str(v)[:40]})")
         if allowed[k] is bool and not isinstance(v, bool):
@@ -197,11 +219,14 @@ def _check_flags(out: dict[str, Any], act_space: spaces.Space, where: str) -> No
         if out.get(k) is not None and not isinstance(out[k], bool):
             raise BundleError(f"{where}: {k} must be true, false or null (got {str(out[k])[:40]})")
     if "log_std_init" in out and not (_is_number(out["log_std_init"]) and -20 <= out["log_std_init"] <= 20):
-        raise BundleError(f"{where}: log_std_init must be a number between -20 and 20 "
-                          f"(got {str(out['log_std_init'])[:40]})")
+        raise BundleError(
+            f"{where}: log_std_init must be a number between -20 and 20 (got {str(out['log_std_init'])[:40]})"
+        )
     if out.get("use_sde") and not isinstance(act_space, spaces.Box):
-        raise BundleError(f"{where} asks for gSDE (use_sde), which needs continuous actions; this game's actions "
-                          f"are {_describe_space(act_space)}")
+        raise BundleError(
+            f"{where} asks for gSDE (use_sde), which needs continuous actions; this game's actions "
+            f"are {_describe_space(act_space)}"
+        )
     if out.get("squash_output") and not out.get("use_sde"):
         raise BundleError(f"{where}: squash_output needs use_sde")
 
@@ -209,15 +234,19 @@ def _check_flags(out: dict[str, Any], act_space: spaces.Space, where: str) -> No
 def _net_arch(arch: Any, where: str) -> list[int] | dict[str, list[int]] | None:
     if isinstance(arch, list) and arch and isinstance(arch[0], dict):  # SB3 < 1.8 wrote [dict(pi=..., vf=...)]
         if len(arch) != 1:
-            raise BundleError(f"{where}: net_arch {str(arch)[:80]} mixes shared layers and a dict, which SB3 2 "
-                              "cannot build")
+            raise BundleError(
+                f"{where}: net_arch {str(arch)[:80]} mixes shared layers and a dict, which SB3 2 cannot build"
+            )
         arch = arch[0]
     if isinstance(arch, dict):
         if set(arch) != {"pi", "vf"}:
-            raise BundleError(f"{where}: net_arch as an object needs exactly 'pi' and 'vf' "
-                              f"(got {sorted(map(str, arch))[:4]})")
-        return {"pi": _layers(arch["pi"], f"{where}: net_arch['pi']"),
-                "vf": _layers(arch["vf"], f"{where}: net_arch['vf']")}
+            raise BundleError(
+                f"{where}: net_arch as an object needs exactly 'pi' and 'vf' (got {sorted(map(str, arch))[:4]})"
+            )
+        return {
+            "pi": _layers(arch["pi"], f"{where}: net_arch['pi']"),
+            "vf": _layers(arch["vf"], f"{where}: net_arch['vf']"),
+        }
     return None if arch is None else _layers(arch, f"{where}: net_arch")
 
 
@@ -228,8 +257,9 @@ def _features_dim(fe: str, fek: dict[str, Any], obs_space: spaces.Space, where: 
             return int(obs_space.n), 0
         return math.prod(obs_space.shape), 0
     if not isinstance(obs_space, spaces.Box) or len(obs_space.shape) != 3:
-        raise BundleError(f"{where}: NatureCNN needs an image observation (3 dimensions), not "
-                          f"{_describe_space(obs_space)}")
+        raise BundleError(
+            f"{where}: NatureCNN needs an image observation (3 dimensions), not {_describe_space(obs_space)}"
+        )
     c, h, w = obs_space.shape
     dims = []
     for size in (h, w):
@@ -243,8 +273,9 @@ def _features_dim(fe: str, fek: dict[str, Any], obs_space: spaces.Space, where: 
     return features, convs + 64 * dims[0] * dims[1] * features + features
 
 
-def parameter_count(kwargs: dict[str, Any], obs_space: spaces.Space, act_space: spaces.Space,
-                    where: str = "policy.json") -> int:
+def parameter_count(
+    kwargs: dict[str, Any], obs_space: spaces.Space, act_space: spaces.Space, where: str = "policy.json"
+) -> int:
     """How many parameters SB3's ActorCriticPolicy has for these (checked) arguments, by arithmetic alone."""
     fe = kwargs.get("features_extractor_class", "FlattenExtractor")
     features, extractor = _features_dim(fe, kwargs.get("features_extractor_kwargs") or {}, obs_space, where)
@@ -275,15 +306,18 @@ def parameter_count(kwargs: dict[str, Any], obs_space: spaces.Space, act_space: 
     return extractor + n_pi + n_vf + head + latent_vf + 1
 
 
-def check_size(kwargs: dict[str, Any], obs_space: spaces.Space, act_space: spaces.Space,
-               where: str = "policy.json") -> int:
+def check_size(
+    kwargs: dict[str, Any], obs_space: spaces.Space, act_space: spaces.Space, where: str = "policy.json"
+) -> int:
     """The parameter count, refused above ``PLAYGROUND_MAX_PARAMETERS`` (before any tensor exists)."""
     from agents.common.settings import max_parameters
 
     n = parameter_count(kwargs, obs_space, act_space, where)
     if n > max_parameters():
-        raise BundleError(f"{where} describes a policy of {n:,} parameters, more than the limit of "
-                          f"{max_parameters():,} (PLAYGROUND_MAX_PARAMETERS): refused before building it")
+        raise BundleError(
+            f"{where} describes a policy of {n:,} parameters, more than the limit of "
+            f"{max_parameters():,} (PLAYGROUND_MAX_PARAMETERS): refused before building it"
+        )
     return n
 
 
@@ -299,6 +333,7 @@ def sb3_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- export / load ---------------------------------------------------------------------------------
+
 
 def describe_policy(policy) -> dict[str, Any]:
     """policy.json content for an SB3 ActorCriticPolicy (minus normalisation)."""
@@ -402,12 +437,15 @@ def check_policy_runs(loaded: LoadedPolicy, obs_space: spaces.Space, where: str)
         raise BundleError(f"{where}: the policy fails on its game's observations: {str(exc)[:200]}") from None
     bad = [k for k, v in info.items() if not np.all(np.isfinite(v))]
     if bad:
-        raise BundleError(f"{where}: the policy's {' and '.join(bad)} are not finite on its game's observations "
-                          "(NaN or infinite weights?): refused")
+        raise BundleError(
+            f"{where}: the policy's {' and '.join(bad)} are not finite on its game's observations "
+            "(NaN or infinite weights?): refused"
+        )
 
 
-def load_policy(source: Path | PolicyFiles,
-                game_spaces: tuple[spaces.Space, spaces.Space] | None = None) -> LoadedPolicy:
+def load_policy(
+    source: Path | PolicyFiles, game_spaces: tuple[spaces.Space, spaces.Space] | None = None
+) -> LoadedPolicy:
     """Rebuild the policy from ``policy.json`` + ``policy.safetensors`` (a folder holding both, or
     :class:`PolicyFiles`); never unpickles.
 
@@ -430,15 +468,18 @@ def load_policy(source: Path | PolicyFiles,
         raise BundleError(f"{where} is not a {FORMAT} file")
     cls_name = desc.get("policy_class")
     if cls_name not in POLICY_CLASSES:
-        raise BundleError(f"policy.json names policy class {str(cls_name)[:60]!r}; supported: "
-                          f"{', '.join(sorted(POLICY_CLASSES))}")
+        raise BundleError(
+            f"policy.json names policy class {str(cls_name)[:60]!r}; supported: {', '.join(sorted(POLICY_CLASSES))}"
+        )
     obs_space = space_from_json(desc.get("observation_space"))
     act_space = space_from_json(desc.get("action_space"))
     if game_spaces is not None:
         for what, ours, game in (("observation", obs_space, game_spaces[0]), ("action", act_space, game_spaces[1])):
             if not same_spaces(ours, game):
-                raise BundleError(f"policy.json's {what} space is {_describe_space(ours)}, but the game's is "
-                                  f"{_describe_space(game)}: this policy was made for another game")
+                raise BundleError(
+                    f"policy.json's {what} space is {_describe_space(ours)}, but the game's is "
+                    f"{_describe_space(game)}: this policy was made for another game"
+                )
     kwargs = check_policy_kwargs(desc.get("policy_kwargs") or {}, obs_space, act_space, "policy.json")
     check_size(kwargs, obs_space, act_space, "policy.json")
     normalizer = Normalizer.from_json(desc.get("normalization"))
@@ -456,8 +497,10 @@ def load_policy(source: Path | PolicyFiles,
     except (SafetensorError, OSError, ValueError) as exc:
         raise BundleError(f"{files.weights} cannot be read as the policy's weights: {exc}") from None
     if missing or unexpected:
-        raise BundleError(f"{files.weights} does not match policy.json (missing {sorted(missing)[:5]}, "
-                          f"unexpected {sorted(unexpected)[:5]})")
+        raise BundleError(
+            f"{files.weights} does not match policy.json (missing {sorted(missing)[:5]}, "
+            f"unexpected {sorted(unexpected)[:5]})"
+        )
     check_finite_weights(policy.state_dict(), str(files.weights))
     policy.set_training_mode(False)
     loaded = LoadedPolicy(policy, normalizer, desc)

@@ -3,8 +3,20 @@ transform an agent applies, :class:`Normalizer`.
 
 The schema (``normalize.json`` of a run, ``vecnormalize`` in a checkpoint's ``state.json``)::
 
-    {"obs_mean": [...], "obs_var": [...], "obs_count": n, "ret_mean": x, "ret_var": x, "ret_count": n,
-     "clip_obs": 10.0, "clip_reward": 10.0, "gamma": 0.99, "epsilon": 1e-8, "norm_obs": true, "norm_reward": true}
+    {
+        "obs_mean": [...],
+        "obs_var": [...],
+        "obs_count": n,
+        "ret_mean": x,
+        "ret_var": x,
+        "ret_count": n,
+        "clip_obs": 10.0,
+        "clip_reward": 10.0,
+        "gamma": 0.99,
+        "epsilon": 1e-8,
+        "norm_obs": true,
+        "norm_reward": true,
+    }
 
 ``policy.json``'s ``normalization`` block is the observation part of it (``obs_mean``, ``obs_var``,
 ``clip_obs``, ``epsilon``, and ``count`` for ``obs_count``: the name ``policy@1`` files were written with).
@@ -41,8 +53,13 @@ class Normalizer:
 
     def to_json(self) -> dict[str, Any]:
         """``policy.json``'s ``normalization`` block."""
-        return {"obs_mean": self.mean.tolist(), "obs_var": self.var.tolist(), "clip_obs": self.clip,
-                "epsilon": self.epsilon, "count": self.count}
+        return {
+            "obs_mean": self.mean.tolist(),
+            "obs_var": self.var.tolist(),
+            "clip_obs": self.clip,
+            "epsilon": self.epsilon,
+            "count": self.count,
+        }
 
     @classmethod
     def from_json(cls, d: Any) -> Normalizer | None:
@@ -54,8 +71,11 @@ class Normalizer:
             raise BundleError(f"policy.json's normalization is not an object ({type(d).__name__})")
         try:
             mean, var = _finite_vector(d["obs_mean"], "obs_mean"), _finite_vector(d["obs_var"], "obs_var")
-            clip, eps, count = (_finite_number(d["clip_obs"], "clip_obs"), _finite_number(d["epsilon"], "epsilon"),
-                                _finite_number(d.get("count", 0), "count"))
+            clip, eps, count = (
+                _finite_number(d["clip_obs"], "clip_obs"),
+                _finite_number(d["epsilon"], "epsilon"),
+                _finite_number(d.get("count", 0), "count"),
+            )
             if mean.shape != var.shape:
                 raise ValueError(f"obs_mean has {mean.size} values but obs_var {var.size}")
             if np.any(var < 0) or clip <= 0 or eps < 0 or count < 0:
@@ -68,8 +88,10 @@ class Normalizer:
         """Refuse statistics that do not have the observation's shape (they would fail or broadcast wrongly)."""
         shape = tuple(getattr(space, "shape", None) or ())
         if self.mean.size != int(np.prod(shape)) or not shape:
-            raise BundleError(f"policy.json's normalization has {self.mean.size} values, but the observations have "
-                              f"shape {shape}: the statistics belong to another policy")
+            raise BundleError(
+                f"policy.json's normalization has {self.mean.size} values, but the observations have "
+                f"shape {shape}: the statistics belong to another policy"
+            )
         self.mean, self.var = self.mean.reshape(shape), self.var.reshape(shape)
 
 
@@ -107,10 +129,20 @@ class VecNormalizeState:
         """The state of a live VecNormalize (None when there is none)."""
         if vn is None:
             return None
-        return cls(obs_mean=vn.obs_rms.mean.tolist(), obs_var=vn.obs_rms.var.tolist(), obs_count=float(vn.obs_rms.count),
-                   ret_mean=float(vn.ret_rms.mean), ret_var=float(vn.ret_rms.var), ret_count=float(vn.ret_rms.count),
-                   clip_obs=float(vn.clip_obs), clip_reward=float(vn.clip_reward), gamma=float(vn.gamma),
-                   epsilon=float(vn.epsilon), norm_obs=bool(vn.norm_obs), norm_reward=bool(vn.norm_reward))
+        return cls(
+            obs_mean=vn.obs_rms.mean.tolist(),
+            obs_var=vn.obs_rms.var.tolist(),
+            obs_count=float(vn.obs_rms.count),
+            ret_mean=float(vn.ret_rms.mean),
+            ret_var=float(vn.ret_rms.var),
+            ret_count=float(vn.ret_rms.count),
+            clip_obs=float(vn.clip_obs),
+            clip_reward=float(vn.clip_reward),
+            gamma=float(vn.gamma),
+            epsilon=float(vn.epsilon),
+            norm_obs=bool(vn.norm_obs),
+            norm_reward=bool(vn.norm_reward),
+        )
 
     def restore(self, vn) -> None:
         """Put these statistics into a live VecNormalize (resuming a run)."""
@@ -137,5 +169,10 @@ class VecNormalizeState:
         """The frozen observation transform an agent applies (None when observations are not normalised)."""
         if not self.norm_obs:
             return None
-        return Normalizer(mean=np.array(self.obs_mean), var=np.array(self.obs_var), clip=float(self.clip_obs),
-                          epsilon=float(self.epsilon), count=float(self.obs_count))
+        return Normalizer(
+            mean=np.array(self.obs_mean),
+            var=np.array(self.obs_var),
+            clip=float(self.clip_obs),
+            epsilon=float(self.epsilon),
+            count=float(self.obs_count),
+        )

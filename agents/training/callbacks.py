@@ -108,8 +108,13 @@ class DiagnosticsCallback(AfterUpdateCallback):
     :param progress: print a progress line at most every this many seconds (None: silent)
     """
 
-    def __init__(self, csv_path: Path, tb_dir: Path | TensorBoard | None = None, wall_offset: float = 0.0,
-                 progress: float | None = None):
+    def __init__(
+        self,
+        csv_path: Path,
+        tb_dir: Path | TensorBoard | None = None,
+        wall_offset: float = 0.0,
+        progress: float | None = None,
+    ):
         super().__init__()
         self.csv_path = Path(csv_path)
         self.tensorboard = tb_dir if tb_dir is None or isinstance(tb_dir, TensorBoard) else TensorBoard(tb_dir)
@@ -165,10 +170,13 @@ class DiagnosticsCallback(AfterUpdateCallback):
                     self._tb.add_scalar(m.tb_key, float(m.to_sb3(row[m.column])), row["timesteps"])
         if self.progress is not None and (now - self._last_print >= self.progress):
             self._last_print = now
-            print(f"[{row['timesteps']:>9} steps  {row['wall_time']:7.0f} s  {row['fps']:5d} fps] "
-                  f"ep_rew_mean {row['ep_rew_mean']:8.2f}  entropy {row['entropy']:.3f}  "
-                  f"approx_kl {row['approx_kl']:.4f}  clip_fraction {row['clip_fraction']:.3f}  "
-                  f"explained_var {row['explained_variance']:.3f}", flush=True)
+            print(
+                f"[{row['timesteps']:>9} steps  {row['wall_time']:7.0f} s  {row['fps']:5d} fps] "
+                f"ep_rew_mean {row['ep_rew_mean']:8.2f}  entropy {row['entropy']:.3f}  "
+                f"approx_kl {row['approx_kl']:.4f}  clip_fraction {row['clip_fraction']:.3f}  "
+                f"explained_var {row['explained_variance']:.3f}",
+                flush=True,
+            )
 
     def _on_training_end(self) -> None:
         super()._on_training_end()
@@ -190,9 +198,16 @@ class PeriodicEvalCallback(AfterUpdateCallback):
     :param tensorboard: the run's TensorBoard (``DiagnosticsCallback.tensorboard``), or None
     """
 
-    def __init__(self, spec: GameSpec, csv_path: Path, every: int, total: int,
-                 normalizer: Callable[[], Normalizer | None], next_at: int | None = None,
-                 tensorboard: TensorBoard | None = None):
+    def __init__(
+        self,
+        spec: GameSpec,
+        csv_path: Path,
+        every: int,
+        total: int,
+        normalizer: Callable[[], Normalizer | None],
+        next_at: int | None = None,
+        tensorboard: TensorBoard | None = None,
+    ):
         super().__init__()
         self.spec = spec
         self.csv_path = Path(csv_path)
@@ -236,16 +251,25 @@ class PeriodicEvalCallback(AfterUpdateCallback):
 
         episodes = run_episodes(self.spec, act, self.seeds)
         returns = [e.ret for e in episodes]
-        row = {"timesteps": t, "mean": float(np.mean(returns)), "std": float(np.std(returns)),
-               "min": float(np.min(returns)), "max": float(np.max(returns)), "episodes": len(returns),
-               "seeds": f"{self.seeds[0]}-{self.seeds[-1]}",
-               "returns": " ".join(repr(r) for r in returns), "lengths": " ".join(str(e.length) for e in episodes)}
+        row = {
+            "timesteps": t,
+            "mean": float(np.mean(returns)),
+            "std": float(np.std(returns)),
+            "min": float(np.min(returns)),
+            "max": float(np.max(returns)),
+            "episodes": len(returns),
+            "seeds": f"{self.seeds[0]}-{self.seeds[-1]}",
+            "returns": " ".join(repr(r) for r in returns),
+            "lengths": " ".join(str(e.length) for e in episodes),
+        }
         with open(self.csv_path, "a", newline="") as f:
             csv.DictWriter(f, fieldnames=EVAL_COLUMNS).writerow(row)
         if self._tb is not None:
             # what SB3's EvalCallback computes (np.mean of the episodes' returns and lengths)
-            values = {"eval/mean_reward": row["mean"],
-                      "eval/mean_ep_length": float(np.mean([e.length for e in episodes]))}
+            values = {
+                "eval/mean_reward": row["mean"],
+                "eval/mean_ep_length": float(np.mean([e.length for e in episodes])),
+            }
             for key in EVAL_TB_KEYS:
                 self._tb.add_scalar(key, values[key], t)
         return row
@@ -318,8 +342,14 @@ class EpochsCallback(AfterUpdateCallback):
         m = self.model
         steps = self._steps - self._steps_at
         planned = self.planned_grad_steps()
-        row = {"timesteps": m.num_timesteps, "iteration": iteration_of(m), "epochs": m._n_updates - self._epochs_at,
-               "grad_steps": steps, "planned_grad_steps": planned, "kl_early_stop": int(steps < planned)}
+        row = {
+            "timesteps": m.num_timesteps,
+            "iteration": iteration_of(m),
+            "epochs": m._n_updates - self._epochs_at,
+            "grad_steps": steps,
+            "planned_grad_steps": planned,
+            "kl_early_stop": int(steps < planned),
+        }
         self._epochs_at, self._steps_at = m._n_updates, self._steps
         self.rows.append(row)
         with open(self.csv_path, "a", newline="") as f:

@@ -24,13 +24,30 @@ EXTRA_KEYS = {"algo", "n_envs", "n_timesteps", "policy", "policy_kwargs"}
 ALGOS = {"PPO": "stable_baselines3", "TRPO": "sb3_contrib"}
 """``algo`` values and the package each comes from; PPO when the key is absent (TRPO is for ablations)"""
 
-_NOT_HYPERPARAMS = {"self", "policy", "env", "tensorboard_log", "verbose", "seed", "device",
-                    "_init_setup_model", "stats_window_size"}
+_NOT_HYPERPARAMS = {
+    "self",
+    "policy",
+    "env",
+    "tensorboard_log",
+    "verbose",
+    "seed",
+    "device",
+    "_init_setup_model",
+    "stats_window_size",
+}
 POLICIES = {"MlpPolicy", "CnnPolicy"}
-ACTIVATIONS = {"tanh": "Tanh", "relu": "ReLU", "elu": "ELU", "leaky_relu": "LeakyReLU", "gelu": "GELU",
-               "silu": "SiLU"}
-POLICY_KWARGS = {"net_arch", "activation_fn", "ortho_init", "log_std_init", "full_std", "use_expln",
-                 "squash_output", "share_features_extractor", "normalize_images"}
+ACTIVATIONS = {"tanh": "Tanh", "relu": "ReLU", "elu": "ELU", "leaky_relu": "LeakyReLU", "gelu": "GELU", "silu": "SiLU"}
+POLICY_KWARGS = {
+    "net_arch",
+    "activation_fn",
+    "ortho_init",
+    "log_std_init",
+    "full_std",
+    "use_expln",
+    "squash_output",
+    "share_features_extractor",
+    "normalize_images",
+}
 
 
 def algo_class(hp: dict[str, Any]):
@@ -87,8 +104,9 @@ def validate_config(hp: dict[str, Any], source: str = "config") -> None:
             close = difflib.get_close_matches(key, sorted(known), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             what = "" if algo == "PPO" else f" for {algo}"
-            raise ConfigError(f"unknown config key '{key}'{what} in {source}.{hint} "
-                              f"Known keys: {', '.join(sorted(known))}.")
+            raise ConfigError(
+                f"unknown config key '{key}'{what} in {source}.{hint} Known keys: {', '.join(sorted(known))}."
+            )
     for key in ("n_envs", "n_timesteps"):
         if key not in hp:
             raise ConfigError(f"{source} must set '{key}'")

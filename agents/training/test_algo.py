@@ -5,9 +5,9 @@ import csv
 import pytest
 import yaml
 
+from agents.common.errors import ConfigError
 from agents.training.callbacks import EpochsCallback
 from agents.training.config import load_config
-from agents.common.errors import ConfigError
 from agents.training.train import TrainOptions, train
 from envs import get_spec
 
@@ -33,7 +33,9 @@ def test_trpo_trains_and_records_its_kl(tmp_path):
     hp.update(algo="TRPO", n_steps=64)
     cfg = tmp_path / "trpo.yml"
     cfg.write_text(yaml.safe_dump(hp))
-    run = train(TrainOptions("cartpole", seed=0, timesteps=1536, config_file=str(cfg), out=tmp_path / "run", progress=None))
+    run = train(
+        TrainOptions("cartpole", seed=0, timesteps=1536, config_file=str(cfg), out=tmp_path / "run", progress=None)
+    )
     rows = _rows(run / "diagnostics.csv")
     assert len(rows) == 3
     assert all(float(r["approx_kl"]) > 0 for r in rows)  # TRPO's train/kl_divergence_loss
@@ -45,11 +47,14 @@ def test_trpo_trains_and_records_its_kl(tmp_path):
 
 
 def test_without_target_kl_every_update_runs_all_epochs(tmp_path):
-    run = train(TrainOptions("cartpole", seed=0, timesteps=1024, overrides=["n_epochs=3"], out=tmp_path / "run", progress=None))
+    run = train(
+        TrainOptions("cartpole", seed=0, timesteps=1024, overrides=["n_epochs=3"], out=tmp_path / "run", progress=None)
+    )
     rows = _rows(run / "epochs.csv")
     # 8 envs x 32 steps = 256 samples, batch 256: one minibatch per epoch
-    assert [(r["epochs"], r["grad_steps"], r["planned_grad_steps"], r["kl_early_stop"]) for r in rows] == \
-        [("3", "3", "3", "0")] * 4
+    assert [(r["epochs"], r["grad_steps"], r["planned_grad_steps"], r["kl_early_stop"]) for r in rows] == [
+        ("3", "3", "3", "0")
+    ] * 4
 
 
 def test_early_stops_match_sb3s_own_messages(capsys):
@@ -60,8 +65,18 @@ def test_early_stops_match_sb3s_own_messages(capsys):
 
     torch.set_num_threads(1)
     env = make_vec_env("CartPole-v1", n_envs=4, seed=0)
-    model = PPO("MlpPolicy", env, n_steps=64, batch_size=64, n_epochs=4, learning_rate=3e-3, target_kl=0.004,
-                seed=0, verbose=1, device="cpu")
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=64,
+        batch_size=64,
+        n_epochs=4,
+        learning_rate=3e-3,
+        target_kl=0.004,
+        seed=0,
+        verbose=1,
+        device="cpu",
+    )
     import tempfile
     from pathlib import Path
 

@@ -24,14 +24,26 @@ def _same(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or a == b
 
 
-@pytest.mark.parametrize("game,overrides", [
-    ("cartpole", []),
-    # continuous actions: train/std is recorded too
-    ("pendulum", ["n_steps=256", "n_epochs=2"]),
-])
+@pytest.mark.parametrize(
+    "game,overrides",
+    [
+        ("cartpole", []),
+        # continuous actions: train/std is recorded too
+        ("pendulum", ["n_steps=256", "n_epochs=2"]),
+    ],
+)
 def test_diagnostics_equal_sb3_logger(tmp_path, game, overrides):
-    run = train(TrainOptions(game, seed=3, timesteps=2048 if game == "cartpole" else 4096, overrides=overrides,
-                             out=tmp_path / "run", progress=None, sb3_log=["csv"]))
+    run = train(
+        TrainOptions(
+            game,
+            seed=3,
+            timesteps=2048 if game == "cartpole" else 4096,
+            overrides=overrides,
+            out=tmp_path / "run",
+            progress=None,
+            sb3_log=["csv"],
+        )
+    )
     ours = _rows(run / "diagnostics.csv")
     sb3 = {int(r["time/iterations"]): r for r in _rows(run / "sb3" / "progress.csv")}
     assert list(ours[0]) == DIAGNOSTIC_COLUMNS
@@ -59,8 +71,9 @@ def test_diagnostics_equal_sb3_logger(tmp_path, game, overrides):
 def test_tensorboard_keys_and_values_are_sb3s(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    run = train(TrainOptions("cartpole", seed=1, timesteps=1024, out=tmp_path / "run", progress=None,
-                             sb3_log=["tensorboard"]))
+    run = train(
+        TrainOptions("cartpole", seed=1, timesteps=1024, out=tmp_path / "run", progress=None, sb3_log=["tensorboard"])
+    )
     ours, sb3 = EventAccumulator(str(run / "tb")), EventAccumulator(str(run / "sb3"))
     ours.Reload()
     sb3.Reload()
@@ -79,7 +92,8 @@ def test_tensorboard_keys_and_values_are_sb3s(tmp_path):
     assert ours_entropy_loss[:-1] == sb3_entropy_loss
     assert ours_entropy_loss[-1] == pytest.approx(-float(rows[-1]["entropy"]), rel=1e-6)
     assert [e.value for e in ours.Scalars("rollout/ep_rew_mean")] == [
-        e.value for e in sb3.Scalars("rollout/ep_rew_mean")]
+        e.value for e in sb3.Scalars("rollout/ep_rew_mean")
+    ]
 
 
 def _events(folder):
@@ -101,8 +115,14 @@ def test_periodic_evaluations_reach_tensorboard_under_sb3s_keys(tmp_path):
 
     model = PPO("MlpPolicy", "CartPole-v1", n_steps=128, batch_size=64, n_epochs=1, seed=0, device="cpu")
     diag = DiagnosticsCallback(tmp_path / "diagnostics.csv", tmp_path / "tb")
-    periodic = PeriodicEvalCallback(GAMES["cartpole"], tmp_path / "eval.csv", every=128, total=512,
-                                    normalizer=lambda: None, tensorboard=diag.tensorboard)
+    periodic = PeriodicEvalCallback(
+        GAMES["cartpole"],
+        tmp_path / "eval.csv",
+        every=128,
+        total=512,
+        normalizer=lambda: None,
+        tensorboard=diag.tensorboard,
+    )
     model.learn(512, callback=[diag, periodic])
 
     rows = _rows(tmp_path / "eval.csv")

@@ -34,8 +34,22 @@ def _digests(folder: Path) -> dict[str, str]:
 
 def test_a_run_killed_before_its_first_checkpoint_starts_over_with_resume(tmp_path):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "playground", "train", "cartpole", "--seed", "3", "--timesteps", str(TOTAL),
-           "--out", str(out), "--checkpoint-seconds", "1e9", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "playground",
+        "train",
+        "cartpole",
+        "--seed",
+        "3",
+        "--timesteps",
+        str(TOTAL),
+        "--out",
+        str(out),
+        "--checkpoint-seconds",
+        "1e9",
+        "--quiet",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 240
     while time.time() < deadline:  # killed a few updates in, long before any checkpoint is due
@@ -61,8 +75,9 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over_with_resume(tmp_pa
     assert [s["from_timesteps"] for s in run["segments"]] == [0, 0]  # the killed one, and the fresh start
     assert run["commands"][-1].endswith("--resume --quiet")
     rows = _rows(out / "diagnostics.csv")
-    assert [int(r["timesteps"]) for r in rows] == list(range(STEPS_PER_UPDATE, TOTAL + 1, STEPS_PER_UPDATE)), \
+    assert [int(r["timesteps"]) for r in rows] == list(range(STEPS_PER_UPDATE, TOTAL + 1, STEPS_PER_UPDATE)), (
         "the killed attempt's rows must be gone, not continued"
+    )
     assert [int(r["iteration"]) for r in rows] == list(range(1, len(rows) + 1))
     walls = [float(r["wall_time"]) for r in rows]
     assert walls == sorted(walls) and walls[0] < 60
@@ -91,8 +106,9 @@ def small_disk(tmp_path):
     where.mkdir()
     if os.geteuid() != 0:
         pytest.skip("the full-disk tests mount a small tmpfs, which needs root")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=240k,mode=0755", "tmpfs", str(where)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=240k,mode=0755", "tmpfs", str(where)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
@@ -134,8 +150,21 @@ def test_a_run_that_fills_its_disk_stops_with_one_line_and_resumes(small_disk):
     """The CLI end to end: a checkpoint every update on a disk with room for one; one error line naming the run,
     exit status 1, the last checkpoint loadable; more space, and --resume finishes the run from it."""
     out = small_disk.path / "run"
-    failed = run_cli("train", "cartpole", "--seed", 4, "--timesteps", 8 * STEPS_PER_UPDATE, "--out", out,
-                     "--checkpoint-every", 1, "--checkpoint-seconds", "1e9", "--quiet")
+    failed = run_cli(
+        "train",
+        "cartpole",
+        "--seed",
+        4,
+        "--timesteps",
+        8 * STEPS_PER_UPDATE,
+        "--out",
+        out,
+        "--checkpoint-every",
+        1,
+        "--checkpoint-seconds",
+        "1e9",
+        "--quiet",
+    )
     assert failed.returncode == 1, failed.stderr
     lines = failed.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: no space left on the device holding {out}"), lines

@@ -15,8 +15,9 @@ def test_every_game_has_a_config():
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_config_is_valid_and_names_a_game(path):
-    game = next((g for g in sorted(GAMES, key=len, reverse=True) if path.stem == g or path.stem.startswith(g + "-")),
-                None)
+    game = next(
+        (g for g in sorted(GAMES, key=len, reverse=True) if path.stem == g or path.stem.startswith(g + "-")), None
+    )
     assert game, f"{path.name} does not start with a game slug"
     validate_config(yaml.safe_load(path.read_text()), source=str(path))
     assert load_config(get_spec(game), path)["n_timesteps"] > 0

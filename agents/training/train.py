@@ -127,8 +127,10 @@ def train(opts: TrainOptions) -> Path:
         if ckpt is None:
             _start_over(run_dir)
             if opts.progress is not None:
-                print(f"{run_dir} stopped before its first checkpoint: starting it over from step 0 with its config",
-                      flush=True)
+                print(
+                    f"{run_dir} stopped before its first checkpoint: starting it over from step 0 with its config",
+                    flush=True,
+                )
     else:
         run, hp = _start_run(run_dir, spec, opts)
         ckpt, state = None, None
@@ -152,33 +154,45 @@ def train(opts: TrainOptions) -> Path:
             _truncate_csv(run_dir / name, state["timesteps"])
     # SB3's logger still records every value (the diagnostics callback reads them); it writes files only
     # when asked to, since diagnostics.csv and tb/ hold the same numbers
-    model.set_logger(configure(str(run_dir / "sb3"), list(opts.sb3_log)) if opts.sb3_log
-                     else Logger(folder=None, output_formats=[]))
+    model.set_logger(
+        configure(str(run_dir / "sb3"), list(opts.sb3_log)) if opts.sb3_log else Logger(folder=None, output_formats=[])
+    )
 
     # 3-6 write to the run folder while the model learns: a full disk anywhere there is one line
     with _full_disk_is_one_line(run_dir):
         # 3. this segment of the run, recorded before any step so a kill leaves a trace
-        run["commands"].append(opts.command or f"playground train {spec.slug} --seed {opts.seed}"
-                               + (" --resume" if opts.resume else ""))
+        run["commands"].append(
+            opts.command or f"playground train {spec.slug} --seed {opts.seed}" + (" --resume" if opts.resume else "")
+        )
         segment = {"start": now_iso(), "from_timesteps": model.num_timesteps}
         run["segments"].append(segment)
         write_atomic(run_dir / "run.json", json.dumps(run, indent=1))
 
         # 4. the callbacks: diagnostics per update, periodic evaluation, epochs, checkpoints
         wall_offset = state["wall_time"] if state else 0.0
-        diag = DiagnosticsCallback(run_dir / "diagnostics.csv", run_dir / "tb", wall_offset=wall_offset,
-                                   progress=opts.progress)
+        diag = DiagnosticsCallback(
+            run_dir / "diagnostics.csv", run_dir / "tb", wall_offset=wall_offset, progress=opts.progress
+        )
         periodic = PeriodicEvalCallback(
-            spec, run_dir / "eval.csv", every=total // spec.eval.during_training_evals, total=total,
+            spec,
+            run_dir / "eval.csv",
+            every=total // spec.eval.during_training_evals,
+            total=total,
             normalizer=lambda: Normalizer.from_vecnormalize(model.get_vec_normalize_env()),
-            next_at=state["eval_next_at"] if state else None, tensorboard=diag.tensorboard)
+            next_at=state["eval_next_at"] if state else None,
+            tensorboard=diag.tensorboard,
+        )
 
         def save_checkpoint() -> None:
-            _save_checkpoint(run_dir, model,
-                             {"wall_time": diag.rows[-1]["wall_time"], "eval_next_at": periodic.next_at})
+            _save_checkpoint(
+                run_dir, model, {"wall_time": diag.rows[-1]["wall_time"], "eval_next_at": periodic.next_at}
+            )
 
-        callbacks = [diag, periodic,
-                     CheckpointCallback(save_checkpoint, opts.checkpoint_seconds, opts.checkpoint_every)]
+        callbacks = [
+            diag,
+            periodic,
+            CheckpointCallback(save_checkpoint, opts.checkpoint_seconds, opts.checkpoint_every),
+        ]
         if hasattr(model, "n_epochs"):  # PPO's epoch loop, where target_kl can stop an update early
             callbacks.insert(1, EpochsCallback(run_dir / "epochs.csv"))
 
@@ -186,8 +200,9 @@ def train(opts: TrainOptions) -> Path:
         t0 = time.time()
         remaining = total - model.num_timesteps
         if remaining > 0:
-            model.learn(total_timesteps=remaining, callback=callbacks, log_interval=1,
-                        reset_num_timesteps=state is None)
+            model.learn(
+                total_timesteps=remaining, callback=callbacks, log_interval=1, reset_num_timesteps=state is None
+            )
         wall = diag.rows[-1]["wall_time"] if diag.rows else wall_offset + time.time() - t0
 
         # 6. the final model, and the run marked done
@@ -197,8 +212,9 @@ def train(opts: TrainOptions) -> Path:
         norm_state = VecNormalizeState.capture(model.get_vec_normalize_env())
         write_atomic(final / "normalize.json", json.dumps(norm_state.to_json() if norm_state else None))
         segment.update(end=now_iso(), to_timesteps=model.num_timesteps, wall_seconds=round(time.time() - t0, 3))
-        run.update(status="done", timesteps=model.num_timesteps, wall_seconds=wall, finished=now_iso(),
-                   hardware=hardware())
+        run.update(
+            status="done", timesteps=model.num_timesteps, wall_seconds=wall, finished=now_iso(), hardware=hardware()
+        )
         write_atomic(run_dir / "run.json", json.dumps(run, indent=1))
     venv.close()
     return run_dir
@@ -214,10 +230,19 @@ def _start_run(run_dir: Path, spec: GameSpec, opts: TrainOptions) -> tuple[dict[
     make_env(spec, "train").close()  # an unavailable game fails here, before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yml").write_text(yaml.safe_dump(hp, sort_keys=False))
-    run = {"game": spec.slug, "env_id": spec.env_id, "env_kwargs": spec.env_kwargs, "seed": opts.seed,
-           "hyperparams": hp, "config_source": str(opts.config_file or f"agents/hyperparams/{spec.slug}.yml"),
-           "overrides": list(opts.overrides), "commands": [], "segments": [], "status": "running",
-           "code": git_state()}
+    run = {
+        "game": spec.slug,
+        "env_id": spec.env_id,
+        "env_kwargs": spec.env_kwargs,
+        "seed": opts.seed,
+        "hyperparams": hp,
+        "config_source": str(opts.config_file or f"agents/hyperparams/{spec.slug}.yml"),
+        "overrides": list(opts.overrides),
+        "commands": [],
+        "segments": [],
+        "status": "running",
+        "code": git_state(),
+    }
     return run, hp
 
 
@@ -228,8 +253,9 @@ def _open_for_resume(run_dir: Path, spec: GameSpec, seed: int):
         raise ResumeError(f"nothing to resume: {run_dir} holds no training run (start one without --resume)")
     run = json.loads(run_json.read_text())
     if run.get("status") == "done":
-        raise ResumeError(f"nothing to resume: the run in {run_dir} is already complete "
-                          f"({run.get('timesteps')} timesteps)")
+        raise ResumeError(
+            f"nothing to resume: the run in {run_dir} is already complete ({run.get('timesteps')} timesteps)"
+        )
     if run["game"] != spec.slug or run["seed"] != seed:
         raise ResumeError(f"{run_dir} holds a run of {run['game']} seed {run['seed']}, not {spec.slug} seed {seed}")
     latest = run_dir / "checkpoints" / "latest"
@@ -265,8 +291,10 @@ def _full_disk_is_one_line(run_dir: Path) -> Iterator[None]:
         yield
     except Exception as exc:
         if _disk_full(exc):
-            raise PlaygroundError(f"no space left on the device holding {run_dir}; {_latest_line(run_dir)} "
-                                  "Free some space and continue with --resume.") from None
+            raise PlaygroundError(
+                f"no space left on the device holding {run_dir}; {_latest_line(run_dir)} "
+                "Free some space and continue with --resume."
+            ) from None
         raise
 
 
@@ -310,10 +338,15 @@ def _save_checkpoint(run_dir: Path, model, extra: dict[str, Any]) -> None:
         tmp.mkdir()
         model.save(tmp / "model.zip")
         norm = VecNormalizeState.capture(model.get_vec_normalize_env())
-        state = {"timesteps": t, "iteration": iteration_of(model), "wall_time": extra["wall_time"],
-                 "ep_info_buffer": [{k: float(v) for k, v in e.items()} for e in model.ep_info_buffer],
-                 "eval_next_at": extra["eval_next_at"], "vecnormalize": norm.to_json() if norm else None,
-                 "saved_at": now_iso()}
+        state = {
+            "timesteps": t,
+            "iteration": iteration_of(model),
+            "wall_time": extra["wall_time"],
+            "ep_info_buffer": [{k: float(v) for k, v in e.items()} for e in model.ep_info_buffer],
+            "eval_next_at": extra["eval_next_at"],
+            "vecnormalize": norm.to_json() if norm else None,
+            "saved_at": now_iso(),
+        }
         (tmp / "state.json").write_text(json.dumps(state))
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
@@ -324,9 +357,11 @@ def _save_checkpoint(run_dir: Path, model, extra: dict[str, Any]) -> None:
             shutil.rmtree(final, ignore_errors=True)
         latest.with_name(f".{latest.name}.tmp").unlink(missing_ok=True)  # write_atomic's
         if isinstance(exc, Exception) and _disk_full(exc):
-            raise PlaygroundError(f"no space left on the device holding {run_dir}: the checkpoint at {t} steps "
-                                  f"was not written; {_latest_line(run_dir)} Free some space and continue with "
-                                  "--resume.") from None
+            raise PlaygroundError(
+                f"no space left on the device holding {run_dir}: the checkpoint at {t} steps "
+                f"was not written; {_latest_line(run_dir)} Free some space and continue with "
+                "--resume."
+            ) from None
         raise
     for old in ckdir.glob("ckpt-*"):
         if old != final:

@@ -7,8 +7,10 @@ from envs import GAMES
 from playground import ui
 
 st.title("PPO Playground")
-st.caption("PPO agents trained with Stable-Baselines3 on Gymnasium games — watch them, play them, and check "
-           "the evidence of how they were trained.")
+st.caption(
+    "PPO agents trained with Stable-Baselines3 on Gymnasium games — watch them, play them, and check "
+    "the evidence of how they were trained."
+)
 if st.query_params.get("game"):
     ui.requested_game()  # an unknown game in the URL gets its message here
 
@@ -29,11 +31,14 @@ for i, (slug, spec) in enumerate(GAMES.items()):
                 line, health = ui.score_line(b), b.health()  # both read before anything is drawn
                 s = b.eval_result().summary
                 met = spec.bar.met_by(s["mean"], s["std"])
-                st.markdown(("✅ **solved**" if s["mean"] >= spec.solved_threshold else "⏳ not solved")
-                            + f" · bar {spec.bar.describe()} {'met' if met else 'not met'}")
+                st.markdown(
+                    ("✅ **solved**" if s["mean"] >= spec.solved_threshold else "⏳ not solved")
+                    + f" · bar {spec.bar.describe()} {'met' if met else 'not met'}"
+                )
                 st.markdown(line)
-                st.caption(f"bundled · {len(b.training_seeds())} training seeds · "
-                           f"health: {ui.verdict(health['verdict'])}")
+                st.caption(
+                    f"bundled · {len(b.training_seeds())} training seeds · health: {ui.verdict(health['verdict'])}"
+                )
         for agent in ui.agents(slug):
             if agent.key == "bundled":
                 continue
@@ -43,11 +48,17 @@ for i, (slug, spec) in enumerate(GAMES.items()):
                 continue
             with ui.agent_errors(agent.who):
                 o = other.eval_result().summary
-                st.markdown(f"**{ui.literal(agent.source)}** · {o['mean']:.2f} ± {o['std']:.2f} over "
-                            f"{int(o['episodes'])} episodes")
+                st.markdown(
+                    f"**{ui.literal(agent.source)}** · {o['mean']:.2f} ± {o['std']:.2f} over "
+                    f"{int(o['episodes'])} episodes"
+                )
                 st.caption(other.origin)
-                st.page_link("views/watch.py", label=f"Watch {ui.literal(agent.source)}", icon="▶️",
-                             query_params={"game": slug, "agent": agent.key})
+                st.page_link(
+                    "views/watch.py",
+                    label=f"Watch {ui.literal(agent.source)}",
+                    icon="▶️",
+                    query_params={"game": slug, "agent": agent.key},
+                )
         st.write(spec.description)
         a, c, d = st.columns(3)
         a.page_link("views/watch.py", label="Watch", icon="▶️", query_params={"game": slug})

@@ -40,12 +40,12 @@ CSS = """
 """
 
 
-
 @st.cache_resource(show_spinner=False)
 def _play_component():
     """Registered once per process: registering on every rerun re-reads the JS and logs an overwrite warning."""
     return st.components.v2.component(
-        "ppo_play", html=HTML, css=CSS, js=(Path(__file__).resolve().parent.parent / "play_component.js").read_text())
+        "ppo_play", html=HTML, css=CSS, js=(Path(__file__).resolve().parent.parent / "play_component.js").read_text()
+    )
 
 
 _component = _play_component()
@@ -69,16 +69,25 @@ if b is None and not err:
 c1, c2, c3 = st.columns([2, 1, 1])
 mode = c1.radio("Mode", modes, format_func=MODES.get, horizontal=True, key="play-mode")
 seed = int(c2.number_input("Seed", min_value=0, max_value=protocol.MAX_SEED, value=0, step=1, key="play-seed"))
-player = leaderboard.clean_player(c3.text_input("Your name", value="", max_chars=leaderboard.MAX_PLAYER,
-                                               key="play-player"))
+player = leaderboard.clean_player(
+    c3.text_input("Your name", value="", max_chars=leaderboard.MAX_PLAYER, key="play-player")
+)
 
-result = _component(key="play", data={"path": protocol.PATH, "game": spec.slug, "mode": mode, "seed": seed,
-                                      "player": player}, on_finished_change=lambda: None)
+result = _component(
+    key="play",
+    data={"path": protocol.PATH, "game": spec.slug, "mode": mode, "seed": seed, "player": player},
+    on_finished_change=lambda: None,
+)
 legend = spec.keymap.legend()
-st.caption("**Keys:** " + " · ".join(f"`{k}` {a}" for k, a in legend) + f" — {min(spec.render_fps, protocol.FPS_CAP)} "
-           "steps per second. Click the page once so it has the keyboard; keys are ignored while you type in a box."
-           + (" Atari as the agent plays it: 4 frames per step, no sticky actions, the whole game (every life)."
-              if spec.is_atari else ""))
+st.caption(
+    "**Keys:** " + " · ".join(f"`{k}` {a}" for k, a in legend) + f" — {min(spec.render_fps, protocol.FPS_CAP)} "
+    "steps per second. Click the page once so it has the keyboard; keys are ignored while you type in a box."
+    + (
+        " Atari as the agent plays it: 4 frames per step, no sticky actions, the whole game (every life)."
+        if spec.is_atari
+        else ""
+    )
+)
 
 finished = getattr(result, "finished", None)
 if finished is not None and int(finished) > 0:
@@ -95,12 +104,18 @@ if finished is not None and int(finished) > 0:
 st.subheader(f"Leaderboard: {spec.name}")
 board = leaderboard.board(spec.slug)
 if board["versus_games"]:
-    st.caption(f"People beat the agent in {board['human_wins']} of {board['versus_games']} Versus games "
-               f"({board['human_win_rate']:.0%}); {board['draws']} draws.")
+    st.caption(
+        f"People beat the agent in {board['human_wins']} of {board['versus_games']} Versus games "
+        f"({board['human_win_rate']:.0%}); {board['draws']} draws."
+    )
 if board["best"]:
-    st.dataframe(pd.DataFrame(board["best"]).rename(columns={"human_return": "score", "human_steps": "steps",
-                                                              "agent_return": "agent"})
-                 .assign(finished_at=lambda d: pd.to_datetime(d["finished_at"], unit="s").dt.strftime("%Y-%m-%d %H:%M"))
-                 [["player", "score", "steps", "mode", "seed", "agent", "finished_at"]], hide_index=True)
+    st.dataframe(
+        pd.DataFrame(board["best"])
+        .rename(columns={"human_return": "score", "human_steps": "steps", "agent_return": "agent"})
+        .assign(finished_at=lambda d: pd.to_datetime(d["finished_at"], unit="s").dt.strftime("%Y-%m-%d %H:%M"))[
+            ["player", "score", "steps", "mode", "seed", "agent", "finished_at"]
+        ],
+        hide_index=True,
+    )
 else:
     st.caption("No games finished yet: be the first.")

@@ -16,18 +16,27 @@ with ui.agent_errors(agent.who if agent else "The random policy"):
     source = st.radio("Episode", sources, horizontal=True, key="watch-source")
     if source == "Recorded replay":
         names = b.replay_names()
-        name = st.selectbox("Replay", names, key="watch-replay",  # options are plain text, never Markdown
-                            format_func=lambda n: f"{n} — seed {b.replay(n)['seed']}, "
-                                                  f"return {b.replay(n)['return']:.2f}")
+        name = st.selectbox(
+            "Replay",
+            names,
+            key="watch-replay",  # options are plain text, never Markdown
+            format_func=lambda n: f"{n} — seed {b.replay(n)['seed']}, return {b.replay(n)['return']:.2f}",
+        )
         traj, video = ui.recorded_trajectory(str(b.path), name)
         target = spec.slug if agent.key == "bundled" else b.path
-        st.caption(f"Recorded in the final evaluation; {ui.literal(f'playground verify {target}')} "
-                   "re-simulates it exactly.")
+        st.caption(
+            f"Recorded in the final evaluation; {ui.literal(f'playground verify {target}')} re-simulates it exactly."
+        )
     else:
         seed = int(st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="watch-seed"))
         traj, video, rep = ui.fresh_trajectory(str(b.path) if b else "", spec.slug, seed, with_agent=b is not None)
-        who = ("No agent is bundled: a random policy" if b is None else
-               "The shipped agent" if agent.key == "bundled" else f"The agent from {ui.literal(agent.source)}")
+        who = (
+            "No agent is bundled: a random policy"
+            if b is None
+            else "The shipped agent"
+            if agent.key == "bundled"
+            else f"The agent from {ui.literal(agent.source)}"
+        )
         st.caption(who + f" plays seed {seed}.")
 
     st.video(video, format="video/mp4")
@@ -52,14 +61,18 @@ with ui.agent_errors(agent.who if agent else "The random policy"):
         if traj.probs is not None:
             labels = traj.action_labels or [str(i) for i in range(len(traj.probs[step]))]
             df = pd.DataFrame({"action": labels, "probability": traj.probs[step]})
-            st.altair_chart(alt.Chart(df, title="Policy: action probabilities").mark_bar().encode(
-                x=alt.X("probability", scale=alt.Scale(domain=[0, 1])), y=alt.Y("action", sort=None)),
-                width="stretch")
+            st.altair_chart(
+                alt.Chart(df, title="Policy: action probabilities")
+                .mark_bar()
+                .encode(x=alt.X("probability", scale=alt.Scale(domain=[0, 1])), y=alt.Y("action", sort=None)),
+                width="stretch",
+            )
         elif traj.means is not None:
             st.caption("Policy: Gaussian over each action dimension (before clipping to the bounds)")
             names = getattr(spec.keymap, "dim_names", ()) or [f"dim {i}" for i in range(len(traj.means[step]))]
-            st.dataframe(pd.DataFrame({"dimension": names, "mean": traj.means[step], "std": traj.stds[step]}),
-                         hide_index=True)
+            st.dataframe(
+                pd.DataFrame({"dimension": names, "mean": traj.means[step], "std": traj.stds[step]}), hide_index=True
+            )
         elif b is None:
             st.caption("A random policy has no probabilities or value estimate.")
 
