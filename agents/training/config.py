@@ -1,7 +1,8 @@
 """Hyperparameters: YAML per game under ``agents/hyperparams/``, overridable with ``--set key=value``.
 
 Values are plain data (no Python strings to eval, unlike the Zoo's ``policy_kwargs``): schedules are
-written ``lin_<start>`` and activation functions by name.
+written ``lin_<start>`` and activation functions by name. A Zoo ``config.yml`` or ``ppo.yml`` is accepted
+too, translated by :mod:`agents.training.zoo`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 import yaml
 
 from agents.common.errors import ConfigError
+from agents.common.untrusted import read_yaml
+from agents.training import zoo
 from envs import GameSpec
 
 HYPERPARAMS_DIR = Path(__file__).resolve().parent.parent / "hyperparams"
@@ -73,14 +76,15 @@ def config_path(spec: GameSpec) -> Path:
 def load_config(spec: GameSpec, config_file: str | Path | None = None, overrides: list[str] = ()) -> dict[str, Any]:
     """The hyperparameters for ``spec`` from its YAML (or ``config_file``) with ``key=value`` overrides."""
     path = Path(config_file) if config_file else config_path(spec)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file '{path}' does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file '{path}' is not valid YAML: {exc}") from None
+    source = f"config file '{path}'"
+    data = read_yaml(path, source, ConfigError, zoo.ZooLoader)
+    # A Zoo ppo.yml (env id -> entry) or a Zoo run's config.yml is translated; ours is taken as written
+    if zoo.is_zoo_hyperparams(data, ppo_arguments() | EXTRA_KEYS):
+        data = zoo.select_entry(data, spec, source)
+    if zoo.is_zoo_config(data):
+        data = zoo.translate(data, spec, source)
     if not isinstance(data, dict):
-        raise ConfigError(f"config file '{path}' must be a mapping of hyperparameter: value")
+        raise ConfigError(f"{source} must be a mapping of hyperparameter: value (or a Zoo config.yml / ppo.yml)")
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
