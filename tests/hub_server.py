@@ -14,6 +14,10 @@ huggingface_hub 2.4's client code:
 - ``GET  /api/models/{repo}[/revision/{rev}]`` repo info: sha and siblings
 - ``GET|HEAD /{repo}/resolve/{rev}/{path}``   a file, with X-Repo-Commit and ETag
 
+Misses are answered as the Hub answers them, a 404 with ``X-Error-Code`` (``RepoNotFound``,
+``RevisionNotFound``, ``EntryNotFound``) and ``X-Error-Message``, which huggingface_hub turns into its
+``RepositoryNotFoundError``, ``RevisionNotFoundError`` and ``EntryNotFoundError``.
+
 Every repo is a real git repository (``<root>/models/<org>/<name>``, commits made with git's plumbing),
 so the same folder can be served read-only by olah for the pull side of the round trip, with the same
 commit ids. Every request is recorded (method, path, headers) so tests can check what the client sent;
@@ -280,9 +284,10 @@ class _Handler(BaseHTTPRequestHandler):
             repo_id, rev = m.group(1), m.group(2) or "main"
             if not hub.exists(repo_id):
                 return self._error(404, "Repository not found", headers={"X-Error-Code": "RepoNotFound"}, head=head)
-            if not hub.head(repo_id):
+            try:
+                sha = git(hub.repo_dir(repo_id), "rev-parse", "--verify", f"{rev}^{{commit}}")
+            except subprocess.CalledProcessError:  # an empty repo, or no such branch, tag or commit
                 return self._error(404, "Revision not found", headers={"X-Error-Code": "RevisionNotFound"}, head=head)
-            sha = git(hub.repo_dir(repo_id), "rev-parse", rev)
             return self._json(
                 200,
                 {
@@ -300,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not hub.exists(repo_id):
                 return self._error(404, "Repository not found", headers={"X-Error-Code": "RepoNotFound"}, head=head)
             try:
-                sha = git(hub.repo_dir(repo_id), "rev-parse", rev)
+                sha = git(hub.repo_dir(repo_id), "rev-parse", "--verify", f"{rev}^{{commit}}")
                 files = hub.files(repo_id, sha)
             except subprocess.CalledProcessError:
                 return self._error(404, "Revision not found", headers={"X-Error-Code": "RevisionNotFound"}, head=head)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,56 @@ def _repo_exists(repo_id: str, revision: str | None, endpoint: str) -> bool:
         return False
 
 
+def _scrub_token(text: str) -> str:
+    from huggingface_hub import get_token
+
+    return _scrub(" ".join(text.split()), get_token())
+
+
+def _answer(exc: Any) -> str:
+    """What the server answered, in one line: the status, huggingface_hub's error class and the server's own
+    message (its ``X-Error-Message`` or JSON ``error``), e.g. ``the server answered 404 (RepositoryNotFoundError:
+    Repository not found)``."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    message = getattr(exc, "server_message", None) or str(exc).strip().splitlines()[0]
+    return _scrub_token(f"the server answered {status or 'an error'} ({type(exc).__name__}: {message})")
+
+
+def _unreachable(exc: BaseException) -> str:
+    """Why no answer came: connection refused, a timeout, or the client's own words for it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError) or "connection refused" in str(seen).lower():
+            return "connection refused (is the endpoint right and its server up?)"
+        if isinstance(seen, TimeoutError) or "timeout" in type(seen).__name__.lower():
+            return f"no answer in time ({type(seen).__name__})"
+        seen = seen.__cause__ or seen.__context__
+    cause = exc.__cause__ or exc.__context__ or exc
+    return _scrub_token(f"{type(cause).__name__}: {cause}")
+
+
+@contextmanager
+def _quiet_retries():
+    """huggingface_hub logs each retry of an unreachable server as a warning on stderr; the one-line HubError
+    says what happened, so those lines are held back while a pull downloads. A filter of its own, added and
+    removed, rather than a level changed, so that pulls in several threads (the app) cannot leave it set."""
+    import logging
+
+    http_log = logging.getLogger("huggingface_hub.utils._http")
+    below_error = _BelowError()
+    http_log.addFilter(below_error)
+    try:
+        yield
+    finally:
+        http_log.removeFilter(below_error)
+
+
+class _BelowError:
+    def filter(self, record: Any) -> bool:
+        return record.levelno >= 40  # logging.ERROR
+
+
 class _Download:
     """Files of one Hub repo, each fetched by its exact name with ``hf_hub_download`` into huggingface_hub's
     cache (never a pattern), errors turned into one line naming the repo."""
@@ -244,34 +295,41 @@ class _Download:
         )
 
         try:
-            return hf_hub_download(
-                self.repo_id, rel, revision=rev, force_download=force, dry_run=dry_run, **self.common
-            )
-        except LocalEntryNotFoundError:
+            with _quiet_retries():
+                return hf_hub_download(
+                    self.repo_id, rel, revision=rev, force_download=force, dry_run=dry_run, **self.common
+                )
+        except LocalEntryNotFoundError as exc:
             if self.offline:
                 raise HubError(
                     f"{self.at} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1 forbids "
-                    f"downloading it: pull it once online, or unset HF_HUB_OFFLINE"
+                    f"downloading it (no request was sent to {self.url}): pull it once online, or unset HF_HUB_OFFLINE"
                 ) from None
-            raise HubError(f"cannot reach {self.url} to download {self.at}, and it is not in the local cache") from None
-        except RepositoryNotFoundError:
+            raise HubError(
+                f"cannot reach {self.url} to download {self.at}: {_unreachable(exc)}; it is not in the local cache"
+            ) from None
+        except RepositoryNotFoundError as exc:
             # some mirrors answer a missing file as a missing repo
             if rel == MANIFEST and _repo_exists(self.repo_id, rev, self.url):
                 raise self.not_a_bundle() from None
             raise HubError(
-                f"no repo {self.repo_id} on {self.url} (or it is private and you are not logged in)"
+                f"no repo {self.repo_id} on {self.url} (or it is private and you are not logged in): {_answer(exc)}"
             ) from None
-        except RevisionNotFoundError:
-            raise HubError(f"{self.repo_id} on {self.url} has no revision {rev!r}") from None
-        except EntryNotFoundError:
+        except RevisionNotFoundError as exc:
+            raise HubError(f"{self.repo_id} on {self.url} has no revision {rev!r}: {_answer(exc)}") from None
+        except EntryNotFoundError as exc:
             if rel == MANIFEST:
                 raise self.not_a_bundle() from None
-            raise HubError(f"{self.at}: the manifest lists {rel}, which the repo does not have") from None
+            raise HubError(
+                f"{self.at}: the manifest lists {rel}, which the repo does not have: {_answer(exc)}"
+            ) from None
         except HfHubHTTPError as exc:
-            raise HubError(f"downloading {self.at} from {self.url} failed: {str(exc).splitlines()[0]}") from None
+            raise HubError(f"downloading {self.at} from {self.url} failed: {_answer(exc)}") from None
         except Exception as exc:  # connection errors from the HTTP client
             if type(exc).__module__.startswith(("httpx", "huggingface_hub")):
-                raise HubError(f"downloading {self.at} from {self.url} failed: {type(exc).__name__}: {exc}") from None
+                raise HubError(
+                    f"downloading {self.at} from {self.url} failed: {type(exc).__name__}: {_scrub_token(str(exc))}"
+                ) from None
             raise
 
     def not_a_bundle(self) -> HubError:
