@@ -160,6 +160,7 @@ def plan_reproduction(
 ) -> Plan:
     """The matrix of runs: the bundle's own config (a reproduction) or an ablation's variants of it."""
     base = bundle.config()
+    protocol = bundle.protocol()  # the recorded protocol, checked against the catalog once
     variants: list[Variant] = list(ablation.variants) if ablation else [SHIPPED]
     configs = []
     for v in variants:
@@ -181,8 +182,8 @@ def plan_reproduction(
         seeds=pick_seeds(bundle.training_seeds(), seeds, n_seeds, new=ablation is None),
         variants=configs,
         timesteps=budget,
-        episodes=episodes or bundle.protocol().episodes,
-        protocol=bundle.protocol().to_json(),
+        episodes=episodes or protocol.episodes,
+        protocol=protocol.to_json(),
         ablation=None if ablation is None else {k: v for k, v in asdict(ablation).items() if k != "variants"},
     )
     digest = hashlib.sha256(json.dumps(plan.identity(), sort_keys=True, default=str).encode()).hexdigest()[:10]

@@ -84,18 +84,6 @@ offline = true
     proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A user's machine: huggingface_hub's home (cache, no saved token) and the playground's data dir."""
-    h = tmp_path_factory.mktemp("home")
-    return {
-        "HF_HOME": str(h / "hf"),
-        "PLAYGROUND_DATA": str(h / "data"),
-        "PLAYGROUND_CACHE": str(h / "cache"),
-        "HOME": str(h),
-    }
-
-
 def cli(*args, env=None, token=None):
     full = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
     full.update(env or {})

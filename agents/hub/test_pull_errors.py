@@ -27,18 +27,6 @@ GAPPY = "acme/gappy"
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A user's machine with an empty Hugging Face cache, no saved token and its own playground data."""
-    h = tmp_path_factory.mktemp("home")
-    return {
-        "HF_HOME": str(h / "hf"),
-        "PLAYGROUND_DATA": str(h / "data"),
-        "PLAYGROUND_CACHE": str(h / "cache"),
-        "HOME": str(h),
-    }
-
-
-@pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     server = FakeHub(tmp_path_factory.mktemp("hub"))
     server.start()
