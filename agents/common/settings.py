@@ -56,6 +56,25 @@ SETTINGS: tuple[Setting, ...] = (
         "20",
         "play results one socket records per minute; the server records at most `PLAYGROUND_MAX_GAMES` times this",
     ),
+    Setting(
+        "PLAYGROUND_DATABASE_URL",
+        "SQLite file `playground.sqlite` in `PLAYGROUND_DATA`",
+        "the database of everything the app keeps (leaderboard, lab jobs, head-to-head ratings): a SQLAlchemy URL, "
+        "e.g. `postgresql+psycopg://user@host/db` so several app replicas share it",
+    ),
+    Setting("PLAYGROUND_LAB_WORKERS", "1", "lab training jobs run at once by this app's local worker pool"),
+    Setting("PLAYGROUND_LAB_MAX_TIMESTEPS", "300000", "the most timesteps one lab job may ask for", limit=True),
+    Setting("PLAYGROUND_LAB_MAX_MINUTES", "20", "wall time one lab job may train before it is stopped", limit=True),
+    Setting(
+        "PLAYGROUND_LAB_QUEUE_PER_SESSION", "4", "lab jobs one browser session may have queued or running", limit=True
+    ),
+    Setting("PLAYGROUND_LAB_KEEP_DAYS", "7", "finished lab runs older than this are deleted"),
+    Setting("PLAYGROUND_LAB_MAX_DISK_MB", "2048", "lab runs together; the oldest finished ones are deleted beyond it"),
+    Setting(
+        "PLAYGROUND_RAY_ADDRESS",
+        "unset (local workers)",
+        "a Ray cluster address (`auto`, `ray://host:10001`): lab jobs run there as Ray tasks instead of local workers",
+    ),
     Setting("PLAYGROUND_WARM", "1", "0: the app does not pre-render replay videos in the background at start"),
     Setting(
         "PLAYGROUND_MAX_FILE_MB",
@@ -164,6 +183,49 @@ def results_per_minute() -> int:
 
 def warm_videos() -> bool:
     return _get("PLAYGROUND_WARM") != "0"
+
+
+def database_url() -> str:
+    """The SQLAlchemy URL of the app's database; default a SQLite file in :func:`data_dir`."""
+    value = _get("PLAYGROUND_DATABASE_URL")
+    if value:
+        return value
+    folder = data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'playground.sqlite'}"
+
+
+def lab_dir() -> Path:
+    """Lab training runs, ``<data>/lab/<job id>`` (kept apart from shipped bundles and ``runs/``)."""
+    return data_dir() / "lab"
+
+
+def lab_workers() -> int:
+    return int(_number("PLAYGROUND_LAB_WORKERS", 1, int, 0, 64))
+
+
+def lab_max_timesteps() -> int:
+    return int(_number("PLAYGROUND_LAB_MAX_TIMESTEPS", 300_000, int, 1000, 10**8))
+
+
+def lab_max_seconds() -> float:
+    return float(_number("PLAYGROUND_LAB_MAX_MINUTES", 20, float, 0.1, 10**5)) * 60
+
+
+def lab_queue_per_session() -> int:
+    return int(_number("PLAYGROUND_LAB_QUEUE_PER_SESSION", 4, int, 1, 1000))
+
+
+def lab_keep_seconds() -> float:
+    return float(_number("PLAYGROUND_LAB_KEEP_DAYS", 7, float, 0, 10**4)) * 86400
+
+
+def lab_max_disk_bytes() -> int:
+    return int(_number("PLAYGROUND_LAB_MAX_DISK_MB", 2048, float, 1, 10**8) * 2**20)
+
+
+def ray_address() -> str | None:
+    return _get("PLAYGROUND_RAY_ADDRESS")
 
 
 # --- limits on what comes from outside (docs/security.md) ------------------------------------------------
