@@ -3,6 +3,13 @@
 A spec is data: which gymnasium env, how it is wrapped for training, how it is evaluated, what
 "solved" means and what the RL Baselines3 Zoo reached on it (../shared/reference/benchmarks.md), and
 how a person plays it with a keyboard. :func:`envs.make.make_env` turns a spec into an env.
+
+Two-player games are GameSpecs too, kept in their own registry (:data:`TWO_PLAYER_GAMES`, looked up with
+:func:`get_two_player_spec`) so that every single-player tool iterating :data:`GAMES` (training, bundles,
+the gallery, the README table) is unchanged. Their spec adds ``players``, ``seats`` (PettingZoo agent names
+in turn order), the PettingZoo module that makes the game (``pettingzoo_env``) and ``match_bars`` (win
+rates per named opponent and seat, in place of a return bar). :func:`envs.match.make_match_env` makes
+their env for each purpose.
 """
 
 from __future__ import annotations
@@ -59,13 +66,29 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class MatchBar:
+    """A two-player bar: at least ``min_win_rate`` of the games against ``opponent`` from ``seat`` are won.
+
+    ``opponent`` names a test opponent of the game (``random``, ``one-ply``, ``negamax-4`` for Connect Four;
+    their definitions live with the agents that play the game, e.g. ``agents/selfplay/bots.py``).
+    """
+
+    opponent: str
+    seat: str
+    min_win_rate: float
+
+    def describe(self) -> str:
+        return f"wins ≥ {self.min_win_rate:.0%} vs {self.opponent} as {self.seat}"
+
+
+@dataclass(frozen=True)
 class GameSpec:
     """Everything the project knows about one game."""
 
     slug: str
     name: str
     env_id: str
-    family: Literal["classic", "box2d", "atari"]
+    family: Literal["classic", "box2d", "atari", "board"]
     keymap: KeyMap
     solved_threshold: float
     solved_source: str
@@ -82,6 +105,20 @@ class GameSpec:
     """the other gymnasium ids that make exactly this game (the Zoo's ``PongNoFrameskip-v4``, gymnasium's
     ``LunarLanderContinuous-v3``): :func:`get_spec` accepts them; ``test_catalog.py`` derives them from
     gymnasium's registry and fails when this list drifts"""
+
+    players: int = 1
+    """1 for the gymnasium games; 2 for the games in :data:`TWO_PLAYER_GAMES`"""
+    seats: tuple[str, ...] = ()
+    """two-player games: the PettingZoo agent names in turn order (``seats[0]`` moves first); () otherwise"""
+    pettingzoo_env: str = ""
+    """two-player games: the PettingZoo module whose ``env(**env_kwargs)`` makes the game (``env_id`` is its
+    name as PettingZoo registers it); "" for gymnasium games"""
+    match_bars: tuple[MatchBar, ...] = ()
+    """two-player games: the win rates an agent must reach against named opponents, per seat"""
+
+    @property
+    def is_two_player(self) -> bool:
+        return self.players == 2
 
     @property
     def is_atari(self) -> bool:
@@ -278,6 +315,55 @@ _add(
 )
 
 
+TWO_PLAYER_GAMES: dict[str, GameSpec] = {}
+"""Two-player games by slug; apart from :data:`GAMES` because their agents are trained and judged differently
+(self-play against a pool, win/draw/loss per seat against named opponents)."""
+
+
+def _add_two_player(spec: GameSpec) -> None:
+    assert spec.players == 2 and len(spec.seats) == 2 and spec.pettingzoo_env, spec.slug
+    assert spec.slug not in GAMES, f"{spec.slug} is already a single-player game"
+    TWO_PLAYER_GAMES[spec.slug] = spec
+
+
+_add_two_player(
+    GameSpec(
+        slug="connect-four",
+        name="Connect Four",
+        env_id="connect_four_v3",
+        family="board",
+        pettingzoo_env="pettingzoo.classic.connect_four_v3",
+        players=2,
+        seats=("player_0", "player_1"),
+        keymap=DiscreteKeyMap(
+            {(str(c + 1),): c for c in range(7)}, default=3, labels={c: f"drop in column {c + 1}" for c in range(7)}
+        ),
+        # a win pays +1, a loss -1, a draw 0 (PettingZoo's rewards); the bars that decide shipping are match_bars
+        solved_threshold=1.0,
+        solved_source="every game won (a win pays +1); the bars are match_bars, per opponent and seat",
+        bar=Bar(1.0),
+        reference=None,
+        render_fps=2,
+        match_bars=(
+            MatchBar("random", "player_0", 0.99),
+            MatchBar("random", "player_1", 0.99),
+            MatchBar("one-ply", "player_0", 0.90),
+            MatchBar("one-ply", "player_1", 0.75),
+        ),
+        description="Drop discs in turn; four of yours in a row, column or diagonal wins.",
+    )
+)
+
+
+def get_two_player_spec(name: str) -> GameSpec:
+    """The two-player spec for a slug (``connect-four``) or its PettingZoo name (``connect_four_v3``)."""
+    for spec in TWO_PLAYER_GAMES.values():
+        if name in (spec.slug, spec.env_id):
+            return spec
+    known = ", ".join(f"{slug} ({spec.env_id})" for slug, spec in TWO_PLAYER_GAMES.items())
+    raise UnknownGameError(f"unknown two-player game '{name}'. Known two-player games: {known}.")
+
+
 def game_ids(spec: GameSpec) -> tuple[str, ...]:
     """The gymnasium ids that name ``spec``: its env id, then its aliases.
 
@@ -297,6 +383,11 @@ def get_spec(name: str) -> GameSpec:
     by_id = {game_id: spec for spec in GAMES.values() for game_id in game_ids(spec)}
     if name in by_id:
         return by_id[name]
+    if any(name in (s.slug, s.env_id) for s in TWO_PLAYER_GAMES.values()):
+        raise UnknownGameError(
+            f"'{name}' is a two-player game: this command takes single-player games; "
+            "train it with `playground selfplay` (see docs/connect-four.md)."
+        )
     close = difflib.get_close_matches(name, [*GAMES, *by_id], n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     known = ", ".join(f"{slug} ({', '.join(game_ids(spec))})" for slug, spec in GAMES.items())

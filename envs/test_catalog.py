@@ -481,3 +481,61 @@ def test_preview_is_the_bare_game_for_a_still_picture():
         assert env.render().shape == (210, 160, 3)
     finally:
         env.close()
+
+
+# --- two-player games -----------------------------------------------------------------------------
+
+TWO_PLAYER = list(envs.catalog.TWO_PLAYER_GAMES)
+
+
+def test_two_player_games_are_apart_from_the_single_player_ones():
+    from envs.catalog import TWO_PLAYER_GAMES
+
+    assert TWO_PLAYER[0] == "connect-four"
+    assert not set(TWO_PLAYER_GAMES) & set(GAMES)
+    assert all(spec.players == 1 and spec.seats == () and not spec.is_two_player for spec in GAMES.values())
+    for slug, spec in TWO_PLAYER_GAMES.items():
+        assert spec.slug == slug and spec.is_two_player and len(spec.seats) == 2
+        assert {bar.seat for bar in spec.match_bars} <= set(spec.seats)
+
+
+@pytest.mark.parametrize("slug", TWO_PLAYER)
+def test_two_player_every_purpose_makes_a_working_env(slug):
+    from envs.match import make_match_env
+
+    spec = envs.catalog.get_two_player_spec(slug)
+    for purpose in PURPOSES:
+        env = make_match_env(spec, purpose)
+        try:
+            env.reset(seed=123)
+            assert env.possible_agents == list(spec.seats)
+            assert env.agent_selection == spec.seats[0], "seats[0] moves first"
+            rng = np.random.default_rng(0)
+            for _ in range(6):  # legal moves from the action mask, seats alternating
+                mover = env.agent_selection
+                obs, _, terminated, truncated, _ = env.last()
+                assert env.observation_space(mover).contains(obs)
+                assert not (terminated or truncated)
+                env.step(int(rng.choice(np.flatnonzero(obs["action_mask"]))))
+                assert env.agent_selection != mover
+            assert keymap_covers(spec.keymap, env.action_space(spec.seats[0])) == []
+            if purpose in ("human", "replay", "preview"):
+                frame = env.render()
+                assert isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[2] == 3
+                assert frame.dtype == np.uint8 and frame.any()
+            else:
+                assert env.unwrapped.render_mode is None, f"{purpose} envs do not render"
+        finally:
+            env.close()
+
+
+def test_a_two_player_game_is_refused_by_the_single_player_lookup_with_a_pointer():
+    with pytest.raises(envs.UnknownGameError, match="'connect-four' is a two-player game.*playground selfplay"):
+        get_spec("connect-four")
+    assert envs.catalog.get_two_player_spec("connect_four_v3").slug == "connect-four"
+    with pytest.raises(envs.UnknownGameError, match="unknown two-player game 'chess'.*connect-four"):
+        envs.catalog.get_two_player_spec("chess")
+    with pytest.raises(ValueError, match="cartpole is a single-player game"):
+        from envs.match import make_match_env
+
+        make_match_env(GAMES["cartpole"], "eval")
