@@ -66,3 +66,16 @@ def add(agent_id: str, game: str, path: Path, source: str, **extra) -> AgentEntr
     tmp.write_text(json.dumps({"agents": [asdict(e) for e in [*rest, entry]]}, indent=1) + "\n")
     os.replace(tmp, target)
     return entry
+
+
+def remove(agent_id: str) -> bool:
+    """Forget an agent (its folder is the caller's); returns whether it was listed. Written atomically."""
+    current = entries()
+    rest = [e for e in current if e.id != agent_id]
+    if len(rest) == len(current):
+        return False
+    target = registry_path()
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"agents": [asdict(e) for e in rest]}, indent=1) + "\n")
+    os.replace(tmp, target)
+    return True
