@@ -1,0 +1,131 @@
+"""The shipped Pong agent against scripted left paddles in two-player Pong: points for and against with CIs.
+
+    nice -n 10 python -m agents.play.duel_evidence --games 30 --out agents/play/evidence/pong_duel_bots.json
+
+Each game is a whole match (to 21) on seed ``seed_base + i``; the bots are defined in
+``agents.play.pong_duel.bots`` and their parameters are recorded with the results. The agent is the shipped
+bundle's policy, unchanged, playing the right paddle as in ``agents.play.pong_duel``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from agents.bundle import Bundle
+from agents.common.provenance import git_state, hardware, now_iso, package_versions
+from agents.evaluation.evaluate import summarise
+from agents.play.pong_duel import FRAME_SKIP, bots, play_bot
+
+SEED_BASE = 2_000_000
+DEFAULT_OUT = Path(__file__).resolve().parent / "evidence" / "pong_duel_bots.json"
+
+
+def wilson(wins: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a win rate (95 % by default)."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = wins / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _definition(bot: Any) -> dict[str, Any]:
+    fields = asdict(bot) if is_dataclass(bot) and not isinstance(bot, type) else {}
+    return {
+        "class": type(bot).__name__,
+        **{k: v for k, v in fields.items() if isinstance(v, int | float | str)},
+    }
+
+
+def run(games: int, seed_base: int, names: list[str], log=print) -> dict[str, Any]:
+    """Play ``games`` matches against each named bot; the evidence as a JSON-ready dict."""
+    import torch
+
+    torch.set_num_threads(1)
+    bundle = Bundle.shipped("pong")
+    if bundle is None:
+        raise SystemExit("no shipped Pong agent in models/pong")
+    policy = bundle.policy()
+    factories = bots()
+    out: dict[str, Any] = {
+        "what": "the shipped Pong agent (right paddle, first_0) vs scripted left paddles in PettingZoo pong_v3, "
+        "two players, classic mode; whole matches to 21",
+        "command": " ".join(["python -m agents.play.duel_evidence", *sys.argv[1:]]),
+        "agent": {"bundle": "models/pong", "policy_sha256": bundle.policy_id, "deterministic": False},
+        "frame_skip": FRAME_SKIP,
+        "seeds": [seed_base, seed_base + games - 1],
+        "started": now_iso(),
+        "code": git_state(),
+        "versions": package_versions(),
+        "hardware": hardware(),
+        "opponents": {},
+    }
+    for name in names:
+        rows: list[dict[str, Any]] = []
+        t0 = time.time()
+        definition = _definition(factories[name]())
+        for i in range(games):
+            r = play_bot(policy, factories[name](), seed_base + i)
+            rows.append(
+                {
+                    "seed": r.seed,
+                    "agent": r.agent_points,
+                    "opponent": r.person_points,
+                    "frames": r.frames,
+                    "done": r.done,
+                    "serve_penalties": {
+                        "agent": r.serve_penalties["first_0"],
+                        "opponent": r.serve_penalties["second_0"],
+                    },
+                }
+            )
+            log(f"{name} game {i + 1}/{games}: agent {r.agent_points} - {r.person_points} ({r.frames} frames)")
+        wins = sum(row["agent"] > row["opponent"] for row in rows)
+        out["opponents"][name] = {
+            "definition": definition,
+            "games": games,
+            "agent_wins": wins,
+            "agent_win_rate": wins / games,
+            "agent_win_ci95": list(wilson(wins, games)),
+            "ci_method_wins": "Wilson score interval, 95 %",
+            "points_for": summarise([row["agent"] for row in rows]),
+            "points_against": summarise([row["opponent"] for row in rows]),
+            "seconds": round(time.time() - t0, 1),
+            "matches": rows,
+        }
+    out["finished"] = now_iso()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--games", type=int, default=30)
+    parser.add_argument("--seed-base", type=int, default=SEED_BASE)
+    parser.add_argument("--bots", nargs="*", default=list(bots()), choices=list(bots()))
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    if not 1 <= args.games <= 1000:
+        parser.error(f"--games must be 1 to 1000, got {args.games}")
+    evidence = run(args.games, args.seed_base, args.bots, log=lambda s: print(s, flush=True))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(evidence, indent=1) + "\n")
+    for name, o in evidence["opponents"].items():
+        pf, pa = o["points_for"], o["points_against"]
+        print(
+            f"{name}: agent wins {o['agent_wins']}/{o['games']}; points for {pf['mean']:.1f} "
+            f"[{pf['ci95'][0]:.1f}, {pf['ci95'][1]:.1f}], "
+            f"against {pa['mean']:.1f} [{pa['ci95'][0]:.1f}, {pa['ci95'][1]:.1f}]"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
