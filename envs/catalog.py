@@ -355,6 +355,29 @@ _add_two_player(
 )
 
 
+_add_two_player(
+    GameSpec(
+        slug="pong-duel",
+        name="Pong (two players)",
+        env_id="pong_v3",
+        family="atari",
+        pettingzoo_env="pettingzoo.atari.pong_v3",
+        players=2,
+        # first_0 is the right paddle, the side the single-player Pong agent learned; second_0 the left
+        seats=("first_0", "second_0"),
+        keymap=GAMES["pong"].keymap,
+        solved_threshold=21.0,
+        solved_source="first to 21 points wins the match, as in the arcade game",
+        bar=Bar(21.0),
+        reference=None,
+        render_fps=60,
+        frame_stack=4,
+        eval=_ATARI_EVAL,
+        description="You on the left paddle against the Pong agent on the right, one court, first to 21.",
+    )
+)
+
+
 def get_two_player_spec(name: str) -> GameSpec:
     """The two-player spec for a slug (``connect-four``) or its PettingZoo name (``connect_four_v3``)."""
     for spec in TWO_PLAYER_GAMES.values():

@@ -12,6 +12,7 @@ assert, order enforced), so it is the reference for the rules:
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 from envs.catalog import GameSpec, get_two_player_spec
@@ -32,4 +33,9 @@ def make_match_env(game: GameSpec | str, purpose: Purpose, render_mode: str | No
         module = importlib.import_module(spec.pettingzoo_env)
     except ImportError as exc:
         raise GameUnavailableError(f"{spec.name} needs PettingZoo ({spec.pettingzoo_env}): {exc}") from exc
-    return module.env(render_mode=render_mode, **spec.env_kwargs)
+    kwargs = dict(spec.env_kwargs)
+    if spec.is_atari:  # the ale-py wheel ships the ROMs (roms/pong.bin); AutoROM needs the internet
+        import ale_py
+
+        kwargs["auto_rom_install_path"] = os.path.dirname(ale_py.__file__)
+    return module.env(render_mode=render_mode, **kwargs)
