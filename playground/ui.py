@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -25,6 +26,7 @@ from agents.bundle import Bundle
 from agents.common.settings import models_dir
 from agents.hub import registry
 from agents.media.watch import Trajectory, cached_trajectory, first_frame, fresh_episode, replay_video
+from agents.metrics.table import Metric
 from envs import GAMES, GameSpec, PlaygroundError, get_spec
 
 PAGES = ("gallery", "watch", "evidence", "play")
@@ -344,3 +346,50 @@ def reproduction_curves(path: str, report_id: str) -> pd.DataFrame:
         if s["ok"]
     ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def metric_chart(
+    metric: Metric,
+    data: pd.DataFrame,
+    series: str,
+    *,
+    mean: bool = False,
+    reference: pd.DataFrame | None = None,
+    threshold: float | None = None,
+    height: int = 220,
+) -> alt.LayerChart:
+    """One metric's curves as the Evidence and Lab pages draw them: a line per value of ``series``, the healthy
+    band shaded (``agents/metrics/table.py``), the solved threshold as a dashed green rule on the reward,
+    optionally the lines' mean (black) and a reference run (grey, dashed: the shipped agent on the Lab page)."""
+    name, title, band = metric.column, metric.chart.title if metric.chart else metric.column, metric.healthy
+    data = data[["timesteps", series, name]].dropna()
+    lines = alt.Chart(data).mark_line(strokeWidth=1 if mean else 2, opacity=0.55 if mean else 0.9)
+    layers: list[alt.Chart] = [
+        lines.encode(
+            x=alt.X("timesteps:Q", title="timesteps"),
+            y=alt.Y(f"{name}:Q", title=title),
+            color=alt.Color(f"{series}:N", title=series),
+        )
+    ]
+    if mean:
+        avg = data.groupby("timesteps", as_index=False)[name].mean()
+        layers.append(alt.Chart(avg).mark_line(strokeWidth=2.5, color="black").encode(x="timesteps:Q", y=f"{name}:Q"))
+    if reference is not None and name in reference and not reference[name].dropna().empty:
+        ref = reference[["timesteps", name]].dropna()
+        layers.append(
+            alt.Chart(ref)
+            .mark_line(strokeDash=[6, 4], strokeWidth=1.5, color="grey")
+            .encode(x="timesteps:Q", y=f"{name}:Q")
+        )
+    if band:
+        layers.insert(
+            0,
+            alt.Chart(pd.DataFrame({"lo": [band[0]], "hi": [band[1]]}))
+            .mark_rect(opacity=0.15, color="green")
+            .encode(y="lo:Q", y2="hi:Q"),
+        )
+    if name == "ep_rew_mean" and threshold is not None:
+        layers.append(
+            alt.Chart(pd.DataFrame({"y": [threshold]})).mark_rule(strokeDash=[4, 4], color="green").encode(y="y:Q")
+        )
+    return alt.layer(*layers).properties(title=title, height=height)

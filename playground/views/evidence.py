@@ -62,39 +62,10 @@ with ui.agent_errors(agent.who, "training curves and health"):
         curves = charted()  # the curves, their titles and shaded bands: agents/metrics/table.py
         for i in range(0, len(curves), 2):
             for col, metric in zip(st.columns(2), curves[i : i + 2], strict=False):  # the last row may have one
-                name, title, band = metric.column, metric.chart.title, metric.healthy
+                band = metric.healthy
                 with col:
-                    data = diag[["timesteps", "seed", name]].dropna()
-                    mean = data.groupby("timesteps", as_index=False)[name].mean()
-                    base = (
-                        alt.Chart(data)
-                        .mark_line(strokeWidth=1, opacity=0.55)
-                        .encode(
-                            x=alt.X("timesteps:Q", title="timesteps"),
-                            y=alt.Y(f"{name}:Q", title=title),
-                            color=alt.Color("seed:N", title="seed"),
-                        )
-                    )
-                    layers = [
-                        base,
-                        alt.Chart(mean)
-                        .mark_line(strokeWidth=2.5, color="black")
-                        .encode(x="timesteps:Q", y=f"{name}:Q"),
-                    ]
-                    if band:
-                        layers.insert(
-                            0,
-                            alt.Chart(pd.DataFrame({"lo": [band[0]], "hi": [band[1]]}))
-                            .mark_rect(opacity=0.15, color="green")
-                            .encode(y="lo:Q", y2="hi:Q"),
-                        )
-                    if name == "ep_rew_mean":
-                        layers.append(
-                            alt.Chart(pd.DataFrame({"y": [spec.solved_threshold]}))
-                            .mark_rule(strokeDash=[4, 4], color="green")
-                            .encode(y="y:Q")
-                        )
-                    st.altair_chart(alt.layer(*layers).properties(title=title, height=220), width="stretch")
+                    chart = ui.metric_chart(metric, diag, "seed", mean=True, threshold=spec.solved_threshold)
+                    st.altair_chart(chart, width="stretch")
                     st.caption(
                         metric.chart.note
                         + (f" Shaded: the healthy band {band[0]:g}–{band[1]:g}." if band else "")
