@@ -119,6 +119,22 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_selfplay(args) -> int:
+    from agents.selfplay.train import SelfPlayOptions, train_selfplay
+
+    if args.game != "connect-four":
+        raise PlaygroundError(f"self-play training exists for connect-four only, not '{args.game}'")
+    out = Path(args.out).expanduser()
+    try:
+        run_dir = train_selfplay(
+            SelfPlayOptions(seed=args.seed, out=out, minutes=args.minutes, command=args.command_line)
+        )
+    except (ValueError, FileExistsError) as exc:
+        raise PlaygroundError(str(exc)) from None
+    print(f"run complete: {run_dir}")
+    return 0
+
+
 def cmd_bundle(args) -> int:
     from agents.bundle.build import build_bundle
 
@@ -403,6 +419,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress lines")
     s.add_argument("--sb3-log", metavar="FORMATS", help="also keep SB3's own logs in <run>/sb3/, e.g. csv,tensorboard")
     s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("selfplay", help="train a two-player agent by self-play against a gated pool (MaskablePPO)")
+    s.add_argument("game", choices=["connect-four"], help="two-player game (docs/connect-four.md)")
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--minutes", type=float, default=15.0, help="wall-clock training budget (default 15)")
+    s.add_argument("--out", required=True, help="run folder (must not hold a finished run)")
+    s.set_defaults(func=cmd_selfplay)
 
     s = sub.add_parser("bundle", help="build models/<game> from finished training runs")
     s.add_argument("game", type=_game, help="game: slug or gymnasium id")
