@@ -8,6 +8,7 @@ A *run* is one training seed; its final score is the mean return of its final ev
 from __future__ import annotations
 
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
 
@@ -75,6 +76,27 @@ def difference_ci(
         "ci": [float(np.quantile(diff, q)), float(np.quantile(diff, 1 - q))],
         "probability_of_improvement": float(np.mean(pairs)),
     }
+
+
+def wilson_ci(successes: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """Wilson score interval of a win rate, ``successes`` out of ``n`` (Wilson 1927; Agresti & Coull 1998).
+
+    Unlike the normal approximation p ± z·√(p(1−p)/n) it stays inside [0, 1] and is not a zero-width point
+    at 0 or n wins, which matters on a leaderboard where an agent may have won all of its first five games.
+    With no games it is (0, 1): nothing is known.
+    """
+    if n < 0 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 ≤ successes ≤ n, got {successes} out of {n}")
+    if n == 0:
+        return (0.0, 1.0)
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    # at 0 (n) successes the bound is exactly 0 (1); float rounding would leave 3e-17
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return (low, high)
 
 
 def published_band(scores: Sequence[float], published_iqm: float, share: float = TOLERANCE_SHARE) -> dict:

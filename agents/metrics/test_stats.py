@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from agents.metrics.stats import ablation_verdict, iqm, iqm_ci, published_band, reproduction_verdict
+from agents.metrics.stats import ablation_verdict, iqm, iqm_ci, published_band, reproduction_verdict, wilson_ci
 
 
 def test_iqm_trims_a_quarter_from_each_end():
@@ -85,3 +85,16 @@ def test_ablation_verdicts():
 def test_empty_runs_are_refused():
     with pytest.raises(ValueError):
         iqm_ci([[1.0], []])
+
+
+def test_wilson_ci_matches_published_values_and_stays_inside_0_1():
+    # Newcombe (1998), Table I, method 3 (Wilson score): 81/263 -> 0.2553 … 0.3662; 15/148 -> 0.0624 … 0.1605
+    assert wilson_ci(81, 263) == pytest.approx((0.2553, 0.3662), abs=1e-4)
+    assert wilson_ci(15, 148) == pytest.approx((0.0624, 0.1605), abs=1e-4)
+    lo, hi = wilson_ci(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-4)  # not the normal approximation's (0, 0)
+    assert wilson_ci(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert wilson_ci(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert wilson_ci(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError, match="3 out of 2"):
+        wilson_ci(3, 2)
