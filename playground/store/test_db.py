@@ -62,7 +62,9 @@ def test_migrating_again_or_from_several_threads_at_once_is_harmless(db_url):
     database = Database(db_url)
     database.migrate()
     assert database.revision() == database.head()
-    assert {"results", "jobs", "matches", "ratings", "alembic_version"} <= set(inspect(database.engine).get_table_names())
+    assert {"results", "jobs", "matches", "ratings", "alembic_version"} <= set(
+        inspect(database.engine).get_table_names()
+    )
     database.dispose()
 
 
