@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agents.common.progress import Progress
 from envs import GameSpec, make_env
 
 ActFn = Callable[[np.ndarray], np.ndarray]
@@ -31,13 +32,20 @@ class Episode:
 
 
 def run_episodes(
-    spec: GameSpec, act: ActFn, seeds: list[int], record: bool = False, parallel: int = 16, max_steps: int | None = None
+    spec: GameSpec,
+    act: ActFn,
+    seeds: list[int],
+    record: bool = False,
+    parallel: int = 16,
+    max_steps: int | None = None,
+    on_episode: Callable[[Episode], None] | None = None,
 ) -> list[Episode]:
     """Play one episode per seed with ``act``; returns are sums of the env's own rewards in step order.
 
     :param record: keep every action and reward (for replays)
     :param parallel: how many envs step side by side
     :param max_steps: stop an episode after this many steps (None: the env's own time limit)
+    :param on_episode: called with each finished episode (progress)
     """
     episodes: list[Episode | None] = [None] * len(seeds)
     envs = [make_env(spec, "eval") for _ in range(min(parallel, len(seeds)))]
@@ -76,6 +84,8 @@ def run_episodes(
                 slot["obs"] = obs
                 if terminated or truncated or (max_steps is not None and ep.length >= max_steps):
                     episodes[slot["i"]] = ep
+                    if on_episode is not None:
+                        on_episode(ep)
                     start(s)
     finally:
         for env in envs:
@@ -261,14 +271,28 @@ class EvalResult:
         )
 
 
-def evaluate_policy(spec: GameSpec, policy, protocol: Protocol | None = None, record: bool = False) -> EvalResult:
-    """Evaluate a loaded policy (``agents.policy.network.LoadedPolicy``) on ``protocol`` (default: the catalog's)."""
+def evaluate_policy(
+    spec: GameSpec, policy, protocol: Protocol | None = None, record: bool = False, progress: Progress | None = None
+) -> EvalResult:
+    """Evaluate a loaded policy (``agents.policy.network.LoadedPolicy``) on ``protocol`` (default: the catalog's).
+
+    :param progress: advanced by one per finished episode, with the running mean as its note (closed at the end)
+    """
     import torch
 
     protocol = protocol or Protocol.of_spec(spec)
     seeds = seeds_for(protocol.seed_base, protocol.episodes)
     torch.manual_seed(protocol.seed_base)  # stochastic (Atari) evaluation samples reproducibly too
-    eps = run_episodes(spec, policy.act_fn(protocol.deterministic), seeds, record=record)
+    done: list[float] = []
+
+    def on_episode(ep: Episode) -> None:
+        done.append(ep.ret)
+        if progress is not None:
+            progress.advance(1, f"mean {np.mean(done):.2f}")
+
+    eps = run_episodes(spec, policy.act_fn(protocol.deterministic), seeds, record=record, on_episode=on_episode)
+    if progress is not None:
+        progress.close()
     returns, lengths = [e.ret for e in eps], [e.length for e in eps]
     return EvalResult(
         game=spec.slug,

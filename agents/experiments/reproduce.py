@@ -236,7 +236,10 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
             out=run_dir,
             checkpoint_seconds=task["checkpoint_seconds"],
             checkpoint_every=task["checkpoint_every"],
-            progress=None,
+            # one progress line per run every 30 s (plain: several runs share the terminal)
+            progress=30.0,
+            progress_title=f"train {run_dir.parent.name}/{run_dir.name}",
+            progress_bar=False,
         )
         if status == "running-no-checkpoint":
             shutil.rmtree(run_dir)  # killed before its first checkpoint: nothing to resume, start again
@@ -318,14 +321,18 @@ def run_plan(
     plan: Plan, jobs: int | None = None, ray_address: str | None = None, say: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Run every task of the plan (resuming what a killed attempt left); returns key → TaskResult."""
+    from agents.common.progress import Progress
     from agents.experiments.matrix import run_matrix
 
     prepare(plan)
     tasks = plan.tasks()
     done = [0]
+    # the matrix: runs done of all, with the ETA at the pace so far (plain lines: the runs print theirs)
+    matrix = Progress("reproduce", len(tasks), "runs", every=0.0, bar=False)
 
     def progress(r) -> None:
         done[0] += 1
+        matrix.update(done[0], r.key)
         if r.ok:
             s = r.value["final_eval"]["summary"]
             say(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from agents.common.progress import Progress
 from agents.evaluation.evaluate import run_episodes, seeds_for
 from agents.metrics.table import DIAGNOSTIC_COLUMNS, EVAL_TB_KEYS, METRICS
 from agents.policy.network import Normalizer
@@ -105,7 +106,7 @@ class DiagnosticsCallback(AfterUpdateCallback):
     :param csv_path: the diagnostics CSV (appended to, so a resumed run continues it)
     :param tb_dir: TensorBoard folder (or a :class:`TensorBoard` to share with the periodic evaluation), or None
     :param wall_offset: training wall seconds before this segment (resume)
-    :param progress: print a progress line at most every this many seconds (None: silent)
+    :param progress: shows the steps, fps, ETA and the latest diagnostics after each update (None: silent)
     """
 
     def __init__(
@@ -113,7 +114,7 @@ class DiagnosticsCallback(AfterUpdateCallback):
         csv_path: Path,
         tb_dir: Path | TensorBoard | None = None,
         wall_offset: float = 0.0,
-        progress: float | None = None,
+        progress: Progress | None = None,
     ):
         super().__init__()
         self.csv_path = Path(csv_path)
@@ -123,7 +124,6 @@ class DiagnosticsCallback(AfterUpdateCallback):
         self.progress = progress
         self._episode_stats: tuple[float, float] = (math.nan, math.nan)
         self._rollout_timesteps = 0
-        self._last_print = 0.0
         self.rows: list[dict] = []
 
     def _init_callback(self) -> None:
@@ -168,19 +168,19 @@ class DiagnosticsCallback(AfterUpdateCallback):
             for m in METRICS:
                 if m.tb_key is not None and not _isnan(row[m.column]):
                     self._tb.add_scalar(m.tb_key, float(m.to_sb3(row[m.column])), row["timesteps"])
-        if self.progress is not None and (now - self._last_print >= self.progress):
-            self._last_print = now
-            print(
-                f"[{row['timesteps']:>9} steps  {row['wall_time']:7.0f} s  {row['fps']:5d} fps] "
-                f"ep_rew_mean {row['ep_rew_mean']:8.2f}  entropy {row['entropy']:.3f}  "
-                f"approx_kl {row['approx_kl']:.4f}  clip_fraction {row['clip_fraction']:.3f}  "
-                f"explained_var {row['explained_variance']:.3f}",
-                flush=True,
+        if self.progress is not None:
+            self.progress.update(
+                int(row["timesteps"]),
+                f"ep_rew_mean {row['ep_rew_mean']:.2f}",
+                f"entropy {row['entropy']:.3f}  approx_kl {row['approx_kl']:.4f}  "
+                f"clip_fraction {row['clip_fraction']:.3f}  explained_var {row['explained_variance']:.3f}",
             )
 
     def _on_training_end(self) -> None:
         super()._on_training_end()
         self._file.close()
+        if self.progress is not None:
+            self.progress.close()
         if self.tensorboard is not None:
             self.tensorboard.release()
 

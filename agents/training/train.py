@@ -38,6 +38,7 @@ import yaml
 
 from agents.common.errors import ConfigError, ResumeError
 from agents.common.files import write_atomic
+from agents.common.progress import Progress
 from agents.common.provenance import git_state, hardware, now_iso
 from agents.common.settings import runs_dir
 from agents.policy.normalize import Normalizer, VecNormalizeState
@@ -80,7 +81,11 @@ class TrainOptions:
     """torch threads: two were ~20 % faster for CNNs on an idle 2-core machine but up to 8x slower when
     anything else runs (OpenMP threads waiting on each other)"""
     progress: float | None = 10.0
-    """seconds between progress lines; None for none"""
+    """seconds between progress lines when not on a terminal (a terminal gets a live bar); None: silent"""
+    progress_title: str | None = None
+    """what the progress bar or line calls this run; default ``train <game> seed <S>``"""
+    progress_bar: bool | None = None
+    """force the terminal bar on or off (off for runs in worker processes, whose lines interleave)"""
     command: str | None = None
     """the command line, recorded in run.json"""
     sb3_log: list[str] = field(default_factory=list)
@@ -170,9 +175,12 @@ def train(opts: TrainOptions) -> Path:
 
         # 4. the callbacks: diagnostics per update, periodic evaluation, epochs, checkpoints
         wall_offset = state["wall_time"] if state else 0.0
-        diag = DiagnosticsCallback(
-            run_dir / "diagnostics.csv", run_dir / "tb", wall_offset=wall_offset, progress=opts.progress
+        bar = (
+            None
+            if opts.progress is None
+            else Progress(f"train {spec.slug} seed {opts.seed}", total, start=model.num_timesteps, every=opts.progress)
         )
+        diag = DiagnosticsCallback(run_dir / "diagnostics.csv", run_dir / "tb", wall_offset=wall_offset, progress=bar)
         periodic = PeriodicEvalCallback(
             spec,
             run_dir / "eval.csv",
