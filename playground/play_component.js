@@ -4,9 +4,14 @@
 // game's fps, halved at half speed) it sends {"type":"step","seq":n,"keys":[...]} over the
 // WebSocket at /api/play and draws the frames that come back. One step is in flight at a time (lockstep);
 // a key change that comes at least half a tick after the last step is sent at once instead of waiting for
-// the next tick, which keeps key-to-frame short without ever stepping faster than twice the game's fps. Streamlit hears from it only when an
-// episode ends (trigger "finished" → the scoreboard rerun).
-// The messages are described in docs/play.md.
+// the next tick, which keeps key-to-frame short without ever stepping faster than twice the game's fps.
+//
+// Every game waits for its player: after the first frame nothing steps until a key or Start, then a 3-2-1
+// countdown, then {"type":"go"} (the server refuses steps before it). Hiding the tab pauses the game
+// ({"type":"pause"}) and says so; a key or Resume brings the countdown back. Streamlit hears from it only
+// when an episode ends (trigger "finished" → the scoreboard rerun).
+// Modes: versus/solo/watch show one canvas per side ("human", "agent"); duel shows one court ("court")
+// with both scores. The messages are described in docs/play.md.
 //
 // Streamlit calls this function again whenever the component's data changes and on reruns, so it is
 // idempotent: the running game lives on the parent element and is rebuilt only when the data differ.
@@ -24,22 +29,46 @@ export default function (component) {
 
   const root = host.querySelector(".ppo-play");
   const $ = (sel) => root.querySelector(sel);
-  const sides = data.mode === "versus" ? ["human", "agent"] : data.mode === "solo" ? ["human"] : ["agent"];
-  const titles = { human: data.player && data.player !== "anonymous" ? `You (${data.player})` : "You", agent: "Agent" };
+  const duel = data.mode === "duel";
+  const sides = duel ? ["court"] : data.mode === "versus" ? ["human", "agent"] : data.mode === "solo" ? ["human"] : ["agent"];
+  const you = data.player && data.player !== "anonymous" ? `You (${data.player})` : "You";
+  const titles = { human: you, agent: "Agent", court: `${you}: left paddle · Agent: right paddle` };
   $(".ppo-boards").innerHTML = sides.map((s) => `
-    <div class="ppo-board" data-side="${s}">
+    <div class="ppo-board${duel ? " ppo-court" : ""}" data-side="${s}">
       <div class="ppo-title">${titles[s].replace(/[<>&]/g, "")}</div>
       <canvas class="ppo-canvas" data-testid="ppo-canvas-${s}"></canvas>
-      <div class="ppo-score" data-testid="ppo-score-${s}">return 0 · step 0</div>
+      <div class="ppo-score" data-testid="ppo-score-${s}">${duel ? "You 0 : 0 Agent" : "return 0 · step 0"}</div>
     </div>`).join("");
+  $(".ppo-half").style.display = duel ? "none" : ""; // a duel runs at the game's 60 frames/s, or is not rated
 
+  // phase: loading → waiting (first frame shown) → countdown → running ⇄ paused → over
   const state = {
-    key, ws: null, seq: 0, inflight: false, held: new Set(), paused: false, half: false, over: false,
-    ready: false, fps: 30, keys: new Set(), lastSent: 0, timer: 0, keyTime: null, sentKeyTime: {},
-    stats: { steps: 0, started: 0, latencies: [], roundTrips: [], sentAt: {} },
+    key, ws: null, seq: 0, inflight: false, held: new Set(), phase: "loading", half: false,
+    fps: 30, keys: new Set(), lastSent: 0, timer: 0, countdown: 0, keyTime: null, sentKeyTime: {},
+    stats: { steps: 0, started: 0, latencies: [], roundTrips: [], sentAt: {}, phase: "loading", score: null },
   };
-  window.__ppoPlay = state.stats; // read by bench/play.py and the browser test
+  window.__ppoPlay = state.stats; // read by bench/play.py, bench/pong_duel.py and the browser tests
   const status = (text) => { $(".ppo-status").textContent = text; };
+  const overlay = (text) => {
+    const el = $(".ppo-overlay");
+    el.textContent = text || "";
+    el.style.display = text ? "flex" : "none";
+  };
+  const startBtn = $(".ppo-start");
+  function setPhase(phase) {
+    state.phase = phase;
+    state.stats.phase = phase;
+    startBtn.textContent = phase === "running" || phase === "countdown" ? "Pause" : phase === "paused" ? "Resume" : "Start";
+    startBtn.disabled = phase === "loading" || phase === "over";
+  }
+  setPhase("loading");
+
+  function scoreText(side, info) {
+    if (side === "court") {
+      return `You ${info.score.human} : ${info.score.agent} Agent · frame ${info.frame}` + (info.done ? " · match over" : "");
+    }
+    return `return ${info.return.toFixed(2)} · step ${info.steps}` + (info.done ? " · done" : "");
+  }
 
   function draw(side, b64, info, keyTime) {
     const board = root.querySelector(`.ppo-board[data-side="${side}"]`);
@@ -53,20 +82,37 @@ export default function (component) {
       if (keyTime !== undefined) state.stats.latencies.push(performance.now() - keyTime);
     };
     img.src = "data:image/jpeg;base64," + b64;
-    if (info) {
-      board.querySelector(".ppo-score").textContent =
-        `return ${info.return.toFixed(2)} · step ${info.steps}` + (info.done ? " · done" : "");
-    }
+    if (info) board.querySelector(".ppo-score").textContent = scoreText(side, info);
   }
 
   function show(msg, keyTime) {
+    if (duel && msg.state) state.stats.score = msg.state.score;
     for (const s of sides) {
-      if (msg.frames && msg.frames[s]) draw(s, msg.frames[s], msg.state && msg.state[s], s === "human" ? keyTime : undefined);
+      const info = duel ? msg.state : msg.state && msg.state[s];
+      if (msg.frames && msg.frames[s]) draw(s, msg.frames[s], info, s !== "agent" ? keyTime : undefined);
     }
   }
 
   function send(obj) {
     if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(obj));
+  }
+
+  const WAITING = data.mode === "watch" ? "Press a key or Start: the agent plays when you are ready"
+    : "Press a key or Start to play";
+
+  function verdict(msg) {
+    if (duel) {
+      const s = msg.result.score;
+      const line = msg.winner === "human" ? `You win ${s.human}–${s.agent}!` : msg.winner === "agent"
+        ? `The agent wins ${s.agent}–${s.human}.` : `Draw, ${s.human}–${s.agent}.`;
+      const r = msg.rating;
+      const rating = r && r.mu !== null
+        ? ` Agent rating ${r.mu.toFixed(1)} ± ${r.sigma.toFixed(1)}; vs people ${r.record.wins}W ${r.record.draws}D ${r.record.losses}L.`
+        : "";
+      return line + rating;
+    }
+    return msg.winner === "human" ? "You win!" : msg.winner === "agent" ? "The agent wins."
+      : msg.winner === "draw" ? "A draw." : "Episode over.";
   }
 
   function connect() {
@@ -80,17 +126,28 @@ export default function (component) {
       if (msg.type === "ready") {
         if (msg.fps) state.fps = msg.fps;
         if (msg.keys) state.keys = new Set(msg.keys);
-        state.seq = 0; state.inflight = false; state.over = false; state.ready = true;
-        state.lastSent = performance.now() - period();
-        state.stats.started = performance.now(); state.stats.steps = 0;
+        state.seq = 0; state.inflight = false;
+        clearInterval(state.countdown);
+        state.stats.steps = 0;
         $(".ppo-seed").textContent = `seed ${msg.seed}`;
         show(msg);
-        status(data.mode === "watch" ? "the agent plays" : "playing: use the keys below");
+        setPhase("waiting");
+        status(WAITING);
+        overlay(WAITING);
+      } else if (msg.type === "running") {
+        if (state.phase !== "countdown") { send({ type: "pause" }); return; } // paused while the go was on its way
+        setPhase("running");
+        overlay("");
+        state.lastSent = performance.now() - period();
+        state.stats.started = performance.now();
+        status(data.mode === "watch" ? "the agent plays" : duel ? "playing: ↑/↓ move your paddle, Space serves" : "playing: use the keys below");
         schedule();
+      } else if (msg.type === "paused") {
+        // nothing to do: the page paused first
       } else if (msg.type === "frame") {
         state.inflight = false;
         state.stats.steps += 1;
-        if (msg.state.done) state.over = true; // the "end" message follows; no step in between
+        if (msg.state.done) setPhase("over"); // the "end" message follows; no step in between
         const now = performance.now();
         const sentAt = state.stats.sentAt[msg.seq];
         if (sentAt !== undefined) { state.stats.roundTrips.push(now - sentAt); delete state.stats.sentAt[msg.seq]; }
@@ -99,29 +156,32 @@ export default function (component) {
         show(msg, kt);
         schedule();
       } else if (msg.type === "end") {
-        state.over = true;
-        const r = msg.result;
-        const verdict = msg.winner === "human" ? "You win!" : msg.winner === "agent" ? "The agent wins."
-          : msg.winner === "draw" ? "A draw." : "Episode over.";
-        status(`${verdict}${msg.note ? " " + msg.note : ""} Restart or pick a new seed to play again.`);
+        setPhase("over");
+        const text = verdict(msg);
+        status(`${text}${msg.note ? " " + msg.note : ""} Restart or pick a new seed to play again.`);
+        overlay(text);
+        state.stats.result = msg;
         if (msg.result_id !== null && msg.result_id !== undefined) setTriggerValue("finished", msg.result_id);
         else setTriggerValue("finished", -1);
-        state.lastResult = r;
       } else if (msg.type === "error") {
         state.inflight = false;
         status(`error: ${msg.message}`);
         schedule();
         console.warn("play server:", msg.code, msg.message);
       } else if (msg.type === "busy" || msg.type === "closed") {
-        state.ready = false;
+        setPhase("loading");
         status(msg.message);
+        overlay(msg.message);
       }
     };
-    ws.onclose = () => { state.ready = false; if (!state.over) status("disconnected: press Restart to reconnect"); };
+    ws.onclose = () => {
+      clearInterval(state.countdown);
+      if (state.phase !== "over") { setPhase("loading"); status("disconnected: press Restart to reconnect"); }
+    };
   }
 
   const period = () => 1000 / (state.fps * (state.half ? 0.5 : 1));
-  const canSend = () => state.ready && !state.paused && !state.over && !state.inflight;
+  const canSend = () => state.phase === "running" && !state.inflight;
 
   function sendStep(early) {
     if (!canSend()) return;
@@ -142,6 +202,35 @@ export default function (component) {
     state.timer = setTimeout(() => sendStep(false), wait);
   }
 
+  // a key or Start: 3-2-1, then "go"; the server steps nothing before it
+  function begin() {
+    if (state.phase !== "waiting" && state.phase !== "paused") return;
+    setPhase("countdown");
+    let n = 3;
+    overlay(String(n));
+    status(`starting in ${n}…`);
+    clearInterval(state.countdown);
+    state.countdown = setInterval(() => {
+      n -= 1;
+      if (n > 0) { overlay(String(n)); status(`starting in ${n}…`); return; }
+      clearInterval(state.countdown);
+      overlay("Go!");
+      send({ type: "go" });
+    }, 1000);
+  }
+
+  function pause(reason) {
+    if (state.phase === "countdown") clearInterval(state.countdown);
+    else if (state.phase === "running") send({ type: "pause" });
+    else return;
+    clearTimeout(state.timer);
+    setPhase("paused");
+    state.held.clear();
+    const text = `Paused${reason ? ": " + reason : ""}. Press a key or Resume to play on.`;
+    status(text);
+    overlay(text);
+  }
+
   // keys belong to a box being typed in (name, seed); radios, buttons and the page itself leave them to the game
   const TEXT_INPUTS = ["text", "number", "search", "email", "password", "url", "tel"];
   const typing = (ev) => {
@@ -150,8 +239,16 @@ export default function (component) {
     if (t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable) return true;
     return t.tagName === "INPUT" && TEXT_INPUTS.includes((t.type || "text").toLowerCase());
   };
+  const NOT_A_START = ["Shift", "Control", "Alt", "Meta", "Tab", "CapsLock", "Escape"];
   function onKey(ev) {
-    if (typing(ev) || data.mode === "watch" || !state.keys.has(ev.key)) return;
+    if (typing(ev)) return;
+    const gameKey = data.mode !== "watch" && state.keys.has(ev.key);
+    if (ev.type === "keydown" && !ev.repeat && (state.phase === "waiting" || state.phase === "paused")
+        && !NOT_A_START.includes(ev.key) && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
+      if (gameKey || ev.key === "Enter") ev.preventDefault();
+      begin();
+    }
+    if (!gameKey) return;
     ev.preventDefault(); // arrows and space would scroll the page or move a focused radio
     ev.stopPropagation();
     const before = state.held.has(ev.key);
@@ -165,13 +262,19 @@ export default function (component) {
   window.addEventListener("keyup", onKey, true);
   const onBlur = () => state.held.clear();
   window.addEventListener("blur", onBlur);
+  const onVisibility = () => { if (document.hidden) pause("the tab was hidden"); };
+  document.addEventListener("visibilitychange", onVisibility);
 
-  const pauseBtn = $(".ppo-pause");
   const halfBtn = $(".ppo-half");
-  pauseBtn.onclick = () => { state.paused = !state.paused; pauseBtn.textContent = state.paused ? "Resume" : "Pause"; schedule(); };
+  startBtn.onclick = () => {
+    if (state.phase === "running" || state.phase === "countdown") pause("");
+    else begin();
+  };
   halfBtn.onclick = () => { state.half = !state.half; halfBtn.textContent = state.half ? "Full speed" : "Half speed"; schedule(); };
   const reset = (seed) => {
-    state.ready = false;
+    clearInterval(state.countdown);
+    clearTimeout(state.timer);
+    setPhase("loading");
     if (!state.ws || state.ws.readyState > 1) { connect(); return; }
     send({ type: "reset", seed });
   };
@@ -182,9 +285,11 @@ export default function (component) {
 
   state.teardown = () => {
     clearTimeout(state.timer);
+    clearInterval(state.countdown);
     window.removeEventListener("keydown", onKey, true);
     window.removeEventListener("keyup", onKey, true);
     window.removeEventListener("blur", onBlur);
+    document.removeEventListener("visibilitychange", onVisibility);
     if (state.ws) { state.ws.onclose = null; state.ws.close(); }
     if (host.__ppo === state) delete host.__ppo;
   };

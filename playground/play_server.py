@@ -29,10 +29,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from agents.bundle import Bundle
 from agents.common import settings
 from agents.play.match import Match
+from agents.play.pong_duel import MAX_FRAMES, PongDuelMatch
 from agents.policy.network import LoadedPolicy
-from envs import PlaygroundError, get_spec
+from envs import PlaygroundError
 from playground import leaderboard, protocol
-from playground.protocol import ProtocolError, Reset, Start, Step
+from playground.protocol import Go, Pause, ProtocolError, Reset, Start, Step
 
 log = logging.getLogger(__name__)
 
@@ -148,15 +149,32 @@ class PlayServer:
         self.results = RateWindow(limits.max_games * limits.results_per_minute)
 
 
+DUEL_AGENTS = {"pong-duel": "pong"}
+"""whose shipped agent plays each duel game: the single-player Pong agent, unchanged, on the right paddle"""
+DUEL_MAX_FRAMES = MAX_FRAMES
+"""a duel longer than this (about 28 minutes at 60 frames/s) ends where it stands"""
+MIN_RATED_FPS = 50.0
+"""a duel played slower than this (frames per second of running time) is not rated: slowing the game down
+helps the person, not the agent, which decides on frames, not seconds"""
+
+
 class Session:
-    """One socket's game: its match, the expected sequence number, the player, what it has recorded."""
+    """One socket's game: its match, the expected sequence number, the player, what it has recorded.
+
+    A game waits for its player: after ``start`` or ``reset`` (and after a ``pause``) steps are refused until
+    the browser sends ``go``, which it does when the player has pressed a key or Start and the 3-2-1
+    countdown is over. The server is the authority: nothing steps before that.
+    """
 
     def __init__(self, server: PlayServer):
         self.server = server
-        self.match: Match | None = None
+        self.match: Match | PongDuelMatch | None = None
         self.expected_seq = 1
         self.player = "anonymous"
         self.ended = False
+        self.running = False
+        self.running_since = 0.0
+        self.running_seconds = 0.0
         self.recorded = 0
         self.recent = RateWindow(server.limits.results_per_minute)
 
@@ -168,6 +186,10 @@ class Session:
                 return [self.start(msg)]
             if isinstance(msg, Step):
                 return self.step(msg)
+            if isinstance(msg, Go):
+                return [self.go()]
+            if isinstance(msg, Pause):
+                return [self.pause()]
             return [self.reset(msg)]
         except ProtocolError as exc:
             return [protocol.error(exc)]
@@ -176,22 +198,52 @@ class Session:
             return [protocol.error(ProtocolError("internal", f"{type(exc).__name__}: {exc}"))]
 
     def start(self, msg: Start) -> dict[str, Any]:
-        spec = get_spec(msg.game)
+        spec = protocol.game_spec(msg.game)
+        agent_slug = DUEL_AGENTS.get(spec.slug, spec.slug)
         policy = None
         if msg.mode != "solo":
             try:
-                policy = self.server.policies.get(spec.slug)
+                policy = self.server.policies.get(agent_slug)
             except PlaygroundError as exc:
                 raise ProtocolError("no_agent", f"the {spec.name} agent cannot be used: {exc}") from None
             if policy is None:
                 raise ProtocolError("no_agent", f"{spec.name} has no trained agent yet, so only Solo can be played")
         try:
-            match = Match(spec, msg.mode, msg.seed, policy)
+            match: Match | PongDuelMatch
+            if msg.mode == protocol.DUEL:
+                assert policy is not None
+                match = PongDuelMatch(spec, msg.seed, policy, max_frames=DUEL_MAX_FRAMES)
+            else:
+                match = Match(spec, msg.mode, msg.seed, policy)
         except PlaygroundError as exc:
             raise ProtocolError("game_unavailable", str(exc)) from None
         self.close()
         self.match, self.expected_seq, self.ended, self.player = match, 1, False, msg.player
+        self._wait()
         return protocol.ready(spec, msg.mode, msg.seed, match.state(), match.frames())
+
+    def go(self) -> dict[str, Any]:
+        """The countdown is over: steps are accepted until a pause, a reset or the end."""
+        match = self._started()
+        if match.done:
+            raise ProtocolError("episode_over", 'the episode is over: send {"type": "reset", "seed": …}')
+        if not self.running:
+            self.running, self.running_since = True, time.monotonic()
+        return protocol.running()
+
+    def pause(self) -> dict[str, Any]:
+        self._started()
+        self._stop()
+        return protocol.paused()
+
+    def _stop(self) -> None:
+        if self.running:
+            self.running_seconds += time.monotonic() - self.running_since
+            self.running = False
+
+    def _wait(self) -> None:
+        """A new episode: it waits for ``go``."""
+        self.running, self.running_seconds = False, 0.0
 
     def step(self, msg: Step) -> list[dict[str, Any]]:
         match = self._started()
@@ -199,11 +251,16 @@ class Session:
             raise ProtocolError("bad_seq", f"out-of-order step: expected seq {self.expected_seq}, got {msg.seq}")
         if match.done:
             raise ProtocolError("episode_over", 'the episode is over: send {"type": "reset", "seed": …}')
+        if not self.running:
+            raise ProtocolError(
+                "not_running", 'the game waits for its player: send {"type": "go"} when the countdown is over'
+            )
         keys = protocol.check_keys(msg.keys, match.spec)
         self.expected_seq += 1
         state = match.step(list(keys))
         out = [protocol.frame(msg.seq, state, match.frames())]
         if match.done and not self.ended:
+            self._stop()
             out.append(self._end(match))
         return out
 
@@ -212,15 +269,18 @@ class Session:
         seed = match.seed if msg.seed is None else msg.seed
         match.reset(seed)
         self.expected_seq, self.ended = 1, False
+        self._wait()
         return protocol.ready(match.spec, match.mode, seed, match.state(), match.frames())
 
-    def _started(self) -> Match:
+    def _started(self) -> Match | PongDuelMatch:
         if self.match is None:
             raise ProtocolError("not_started", 'send {"type": "start", ...} first')
         return self.match
 
-    def _end(self, match: Match) -> dict[str, Any]:
+    def _end(self, match: Match | PongDuelMatch) -> dict[str, Any]:
         self.ended = True
+        if isinstance(match, PongDuelMatch):
+            return self._end_duel(match)
         result = match.result()
         winner = leaderboard.winner(result)
         if result["mode"] == "watch":
@@ -229,6 +289,26 @@ class Session:
         if refused:
             return protocol.end(result, None, winner, refused)
         return protocol.end(result, leaderboard.record(result, self.player), winner)
+
+    def _end_duel(self, match: PongDuelMatch) -> dict[str, Any]:
+        """A finished duel, rated from the moves this server applied (the replay is in the record's detail)."""
+        result = match.result()
+        winner = match.winner()
+        fps = result["frames"] / self.running_seconds if self.running_seconds > 0 else 0.0
+        result["fps"] = round(fps, 1)
+        public = {k: v for k, v in result.items() if k != "detail"}
+        if fps < MIN_RATED_FPS:
+            note = f"Not rated: played at {fps:.0f} frames/s; rated matches run at 60 (≥ {MIN_RATED_FPS:g})."
+            return protocol.end(public, None, winner, note)
+        if winner not in ("human", "agent", "draw"):
+            return protocol.end(public, None, winner, "Not rated: the match ended without a result.")
+        refused = self._refuse_record()
+        if refused:
+            return protocol.end(public, None, winner, refused)
+        recorded = record_duel(result, self.player, DUEL_AGENTS[match.spec.slug], winner)
+        if recorded is None:
+            return protocol.end(public, None, winner, "Not rated: the ratings store is not available on this server.")
+        return protocol.end(public, recorded["match_id"], winner, rating=recorded["board"])
 
     def _refuse_record(self) -> str | None:
         """Why this result may not be recorded, or None (and it is counted)."""
@@ -247,6 +327,48 @@ class Session:
         if self.match is not None:
             self.match.close()
             self.match = None
+
+
+def _rating_store() -> Any:
+    """The head-to-head ratings (``playground.store.ratings``), or None on a server without them."""
+    try:
+        from playground.store.db import get_database
+        from playground.store.ratings import RatingStore
+    except ImportError:
+        return None
+    return RatingStore(get_database())
+
+
+def agent_board(game: str, agent: str) -> dict[str, Any] | None:
+    """The agent's rating and record against people in ``game``, as the page shows it; None without a store."""
+    store = _rating_store()
+    if store is None:
+        return None
+    board = store.board(game, agent)
+    rating = board.agent
+    wins, draws, losses = board.record
+    return {
+        "agent": agent,
+        "mu": round(rating.mu, 2) if rating else None,
+        "sigma": round(rating.sigma, 2) if rating else None,
+        "ordinal": round(rating.ordinal, 2) if rating else None,
+        "record": {"wins": wins, "draws": draws, "losses": losses},
+        "win_ci95": [round(x, 3) for x in board.agent_win_ci],
+        "beaten_by": [p.name for p in board.beaten_by[:5]],
+    }
+
+
+def record_duel(result: dict[str, Any], player: str, agent: str, winner: str) -> dict[str, Any] | None:
+    """Rate a finished human-vs-agent duel; the match's id and the agent's board after it (None: no store)."""
+    store = _rating_store()
+    if store is None:
+        return None
+    outcome = {"human": "win", "agent": "loss", "draw": "draw"}[winner]  # the person's point of view
+    score = f"{result['score']['human']}-{result['score']['agent']}"
+    seat = 1  # the person's seat: second_0, the left paddle (seats[1] of the catalog's pong-duel)
+    detail = {**result["detail"], "fps": result["fps"], "seats": {"human": "second_0", "agent": "first_0"}}
+    record = store.record_match(result["game"], agent, player, seat, outcome, result["seed"], detail, score=score)
+    return {"match_id": record.id, "board": agent_board(result["game"], agent)}
 
 
 class _Stalled(Exception):

@@ -12,8 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from agents.play.match import MODES
+from agents.play.match import MODES as SINGLE_MODES
 from envs import GAMES, GameSpec
+from envs.catalog import TWO_PLAYER_GAMES
 from playground.leaderboard import clean_player
 
 PATH = "/api/play"
@@ -22,7 +23,12 @@ MAX_MESSAGE = 4096
 MAX_KEYS = 8
 MAX_SEED = 2**31 - 1
 FPS_CAP = 60
-TYPES = ("start", "step", "reset")
+TYPES = ("start", "go", "step", "pause", "reset")
+DUEL = "duel"
+"""the mode of a two-player game: the person and the agent on one board"""
+MODES = (*SINGLE_MODES, DUEL)
+DUEL_GAMES = ("pong-duel",)
+"""the two-player games the play server can host (a game's engine must exist to be listed)"""
 
 
 class ProtocolError(Exception):
@@ -58,7 +64,17 @@ class Reset:
     seed: int | None
 
 
-Message = Start | Step | Reset
+@dataclass(frozen=True)
+class Go:
+    """The player is ready (the countdown is over): steps are accepted from now on."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    """The player paused or hid the tab: steps are refused until the next ``go``."""
+
+
+Message = Start | Step | Reset | Go | Pause
 
 
 def _seed(value: Any) -> int:
@@ -88,11 +104,18 @@ def parse(text: str | None) -> Message:
     kind = msg["type"]
     if kind == "start":
         game = msg.get("game")
-        if not isinstance(game, str) or game not in GAMES:
-            raise ProtocolError("unknown_game", f"unknown game {game!r}; games: {', '.join(GAMES)}")
-        mode = msg.get("mode", "versus")
-        if mode not in MODES:
+        if not isinstance(game, str) or (game not in GAMES and game not in DUEL_GAMES):
+            raise ProtocolError("unknown_game", f"unknown game {game!r}; games: {', '.join((*GAMES, *DUEL_GAMES))}")
+        mode = msg.get("mode", DUEL if game in DUEL_GAMES else "versus")
+        if not isinstance(mode, str) or mode not in MODES:
             raise ProtocolError("bad_mode", f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
+        if (mode == DUEL) != (game in DUEL_GAMES):
+            two = mode == DUEL
+            raise ProtocolError(
+                "bad_mode",
+                f"{game} is {'not ' if two else ''}a two-player game: "
+                + (f"duel games: {', '.join(DUEL_GAMES)}" if two else f"modes: {', '.join(SINGLE_MODES)}"),
+            )
         return Start(game, mode, _seed(msg.get("seed", 0)), clean_player(msg.get("player")))
     if kind == "step":
         seq = msg.get("seq")
@@ -101,6 +124,10 @@ def parse(text: str | None) -> Message:
         return Step(seq, _keys(msg.get("keys", [])))
     if kind == "reset":
         return Reset(_seed(msg["seed"]) if "seed" in msg else None)
+    if kind == "go":
+        return Go()
+    if kind == "pause":
+        return Pause()
     raise ProtocolError("unknown_type", f"unknown message type {kind!r}; types: {', '.join(TYPES)}")
 
 
@@ -136,15 +163,37 @@ def ready(spec: GameSpec, mode: str, seed: int, state: dict[str, Any], frames: d
     }
 
 
+def game_spec(slug: str) -> GameSpec:
+    """The spec of a game a ``start`` may name (single-player or a duel game)."""
+    return TWO_PLAYER_GAMES[slug] if slug in DUEL_GAMES else GAMES[slug]
+
+
+def running() -> dict[str, Any]:
+    return {"type": "running"}
+
+
+def paused() -> dict[str, Any]:
+    return {"type": "paused"}
+
+
 def frame(seq: int, state: dict[str, Any], frames: dict[str, bytes]) -> dict[str, Any]:
     return {"type": "frame", "seq": seq, "state": state, "frames": _b64(frames)}
 
 
-def end(result: dict[str, Any], result_id: int | None, winner: str | None, note: str | None = None) -> dict[str, Any]:
-    """The episode is over; ``result_id`` is None when it was not recorded (Live watch, or ``note`` says why)."""
-    msg = {"type": "end", "result_id": result_id, "result": result, "winner": winner}
+def end(
+    result: dict[str, Any],
+    result_id: int | None,
+    winner: str | None,
+    note: str | None = None,
+    rating: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The episode is over; ``result_id`` is None when it was not recorded (Live watch, or ``note`` says why).
+    A duel's ``rating`` is the agent's rating and record after it (when it was recorded)."""
+    msg: dict[str, Any] = {"type": "end", "result_id": result_id, "result": result, "winner": winner}
     if note:
         msg["note"] = note
+    if rating is not None:
+        msg["rating"] = rating
     return msg
 
 

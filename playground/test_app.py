@@ -111,9 +111,10 @@ def test_play_page_for_every_game(slug, monkeypatch, tmp_path):
     at = run("play", slug)
     assert not at.exception and at.title[0].value == "Play"
     modes = [o.split(":")[0] for o in at.radio(key="play-mode").options]
-    assert modes == (["Versus", "Solo", "Live watch"] if slug in BUNDLED else ["Solo"])
+    duel = ["Head to head"] if slug == "pong" else []  # one court against the agent: two-player Pong
+    assert modes == ([*duel, "Versus", "Solo", "Live watch"] if slug in BUNDLED else ["Solo"])
     assert any(c.value.startswith("**Keys:**") for c in at.caption)
-    assert "Leaderboard: " in text(at)
+    assert ("The agent against people" if duel else "Leaderboard: ") in text(at)
 
 
 def test_play_page_shows_the_leaderboard(monkeypatch, tmp_path):

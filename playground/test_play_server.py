@@ -7,6 +7,7 @@ real TCP, because only a real socket has a receive window that fills.
 """
 
 import asyncio
+import base64
 import json
 import shutil
 import socket
@@ -23,12 +24,13 @@ from websockets.protocol import State
 from websockets.sync.client import connect
 from websockets.uri import parse_uri
 
+import envs.catalog
 from agents.bundle import Bundle
 from agents.common.settings import models_dir
 from agents.media.watch import fresh_episode
 from agents.play.match import Match
 from envs import GAMES, get_spec
-from playground import leaderboard
+from playground import leaderboard, play_server
 from playground.play_server import Limits, PlayServer, RateWindow, play_route
 from playground.protocol import PATH
 
@@ -66,9 +68,18 @@ def released(server: PlayServer) -> bool:
     return eventually(lambda: server.slots.active == 0)
 
 
-def start(ws, game="cartpole", mode="versus", seed=3, player="ada"):
+def start(ws, game="cartpole", mode="versus", seed=3, player="ada", go=True):
+    """Open a game and (``go``) press Start as the browser does after its countdown; the ``ready`` reply."""
     ws.send_text(json.dumps({"type": "start", "game": game, "mode": mode, "seed": seed, "player": player}))
-    return ws.receive_json()
+    ready = ws.receive_json()
+    if go and ready["type"] == "ready":
+        press_start(ws)
+    return ready
+
+
+def press_start(ws) -> None:
+    ws.send_text('{"type": "go"}')
+    assert ws.receive_json() == {"type": "running"}
 
 
 def step(ws, seq, keys=()):
@@ -174,6 +185,8 @@ def test_reset_restarts_on_a_new_seed_and_the_sequence_starts_again(client):
         ws.send_text(json.dumps({"type": "reset", "seed": 9}))
         ready = ws.receive_json()
         assert ready["type"] == "ready" and ready["seed"] == 9 and ready["state"]["agent"]["steps"] == 0
+        assert step(ws, 1)["code"] == "not_running"  # a new episode waits for its player too
+        press_start(ws)
         assert step(ws, 1)["state"]["agent"]["steps"] == 1
         ws.send_text(json.dumps({"type": "reset"}))  # Restart: the same seed
         assert ws.receive_json()["seed"] == 9
@@ -281,6 +294,7 @@ def play_episodes(ws, n: int) -> list[dict]:
     for _ in range(n - 1):
         ws.send_text(json.dumps({"type": "reset"}))
         assert ws.receive_json()["type"] == "ready"
+        press_start(ws)
         ends.append(finish_solo(ws))
     return ends
 
@@ -403,6 +417,7 @@ def test_a_client_that_stops_reading_loses_its_slot(tcp_server, monkeypatch):
     try:
         assert eventually(lambda: play.slots.active == 1)  # the server takes the slot just after the handshake
         reader.send({"type": "start", "game": "cartpole", "mode": "versus", "seed": 0})
+        reader.send({"type": "go"})
         # ~18 kB of frames per step for 500 steps: far more than the window and the server's buffers hold
         for seq in range(1, 501):
             reader.send({"type": "step", "seq": seq, "keys": []})
@@ -422,6 +437,8 @@ def test_a_reading_client_keeps_its_slot_while_it_plays(tcp_server):
     with connect(f"ws://127.0.0.1:{port}{PATH}", max_size=2**24) as ws:
         ws.send(json.dumps({"type": "start", "game": "cartpole", "mode": "versus", "seed": 0}))
         assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        ws.send('{"type": "go"}')
+        assert json.loads(ws.recv(timeout=10))["type"] == "running"
         for seq in range(1, 301):
             ws.send(json.dumps({"type": "step", "seq": seq, "keys": []}))
             assert json.loads(ws.recv(timeout=10))["seq"] == seq
@@ -472,3 +489,112 @@ def test_the_apps_lifespan_makes_the_play_server_from_the_settings(monkeypatch):
     assert asyncio.run(limits()) == Limits(
         max_games=3, idle_seconds=120, send_seconds=2.5, results_per_socket=100, results_per_minute=5
     )
+
+
+# --- every game waits for its player -------------------------------------------------------------------
+
+
+def test_nothing_steps_before_go_and_a_pause_stops_the_game_until_the_next_go(client):
+    with client.websocket_connect(PATH) as ws:
+        ready = start(ws, mode="solo", go=False)
+        assert ready["type"] == "ready" and ready["state"]["human"]["steps"] == 0
+        assert step(ws, 1)["code"] == "not_running"  # the page loaded, the player has not pressed anything
+        press_start(ws)
+        assert step(ws, 1)["state"]["human"]["steps"] == 1
+        ws.send_text('{"type": "pause"}')
+        assert ws.receive_json() == {"type": "paused"}
+        refused = step(ws, 2)
+        assert refused["code"] == "not_running" and '"go"' in refused["message"]
+        press_start(ws)
+        assert step(ws, 2)["state"]["human"]["steps"] == 2  # the refused step took nothing
+        ws.send_text('{"type": "go"}')  # a second go while running changes nothing
+        assert ws.receive_json() == {"type": "running"}
+        assert step(ws, 3)["state"]["human"]["steps"] == 3
+
+
+def test_go_and_pause_need_a_game_and_go_needs_an_episode_that_is_not_over(client):
+    with client.websocket_connect(PATH) as ws:
+        for kind in ("go", "pause"):
+            ws.send_text(json.dumps({"type": kind}))
+            assert ws.receive_json()["code"] == "not_started"
+        start(ws, mode="solo")
+        end = finish_solo(ws)
+        ws.send_text('{"type": "go"}')
+        assert ws.receive_json()["code"] == "episode_over"
+        assert end["type"] == "end"
+
+
+# --- two-player Pong on one court ----------------------------------------------------------------------
+
+
+def duel_step(ws, seq, keys=()):
+    return step(ws, seq, keys)
+
+
+@pytest.mark.slow
+def test_a_duel_is_one_court_at_60_frames_with_both_scores_and_refuses_what_is_invalid(client):
+    with client.websocket_connect(PATH) as ws:
+        ready = start(ws, "pong-duel", "duel", seed=4, go=False)
+        assert ready["type"] == "ready" and ready["mode"] == "duel" and ready["fps"] == 60
+        assert set(ready["frames"]) == {"court"} and ready["keys"] == sorted(get_spec("pong").keymap.keys())
+        assert ready["state"]["score"] == {"human": 0, "agent": 0} and ready["state"]["frame"] == 0
+        assert duel_step(ws, 1, ["ArrowUp"])["code"] == "not_running"
+        press_start(ws)
+        for seq in range(1, 61):
+            msg = duel_step(ws, seq, ["ArrowUp"] if seq % 2 else [" "])
+            assert msg["type"] == "frame" and msg["state"]["frame"] == seq and msg["frames"]["court"]
+        invalid = [
+            (json.dumps({"type": "step", "seq": 61, "keys": ["ArrowLeft"]}), "unknown_action"),  # not a Pong key
+            (json.dumps({"type": "step", "seq": 61, "keys": ["ArrowUp"] * 9}), "bad_keys"),
+            (json.dumps({"type": "step", "seq": 60, "keys": []}), "bad_seq"),  # out of turn: a replayed step
+            (json.dumps({"type": "step", "seq": 62, "keys": []}), "bad_seq"),  # out of turn: ahead
+            (json.dumps({"type": "start", "game": "pong-duel", "mode": "versus"}), "bad_mode"),
+            (json.dumps({"type": "start", "game": "cartpole", "mode": "duel"}), "bad_mode"),
+            (json.dumps({"type": "go", "extra": "x" * 5000}), "too_large"),
+            ('{"type": "step", "seq": 61, "keys": "ArrowUp"}', "bad_keys"),
+        ]
+        for text, code in invalid:
+            ws.send_text(text)
+            reply = ws.receive_json()
+            assert reply["type"] == "error" and reply["code"] == code, (text[:60], reply)
+        after = duel_step(ws, 61, ["ArrowDown"])  # the game went on where it was
+        assert after["type"] == "frame" and after["state"]["frame"] == 61
+
+
+@pytest.mark.slow
+@pytest.mark.shipped
+def test_the_duel_agents_side_equals_an_offline_run_of_the_same_seed_and_keys(client):
+    """The court the server drew after 900 frames of a person's keys is, byte for byte, the one an offline
+    replay draws from the same seed and the same actions: the agent (sampling, every 4 frames) included."""
+    from agents.media.watch import jpeg_frame
+    from agents.play.pong_duel import replay
+
+    spec = envs.catalog.get_two_player_spec("pong-duel")
+    keys = [["ArrowUp"], ["ArrowDown"], [" "], [], ["ArrowUp", " "]]
+    pattern = [keys[(i // 7) % len(keys)] for i in range(900)]
+    with client.websocket_connect(PATH) as ws:
+        start(ws, "pong-duel", "duel", seed=21)
+        for seq, held in enumerate(pattern, start=1):
+            msg = duel_step(ws, seq, held)
+    offline = replay(Bundle.shipped("pong").policy(), 21, [int(spec.keymap.resolve(k)) for k in pattern])
+    assert msg["state"]["score"] == {"human": offline.person_points, "agent": offline.agent_points}
+    assert sum(msg["state"]["score"].values()) > 0
+    assert base64.b64decode(msg["frames"]["court"]) == jpeg_frame(offline.screen)
+
+
+@pytest.mark.slow
+def test_a_finished_duel_ends_with_the_score_and_a_short_one_is_not_recorded_as_rated(client, monkeypatch):
+    monkeypatch.setattr(play_server, "DUEL_MAX_FRAMES", 200)
+    with client.websocket_connect(PATH) as ws:
+        start(ws, "pong-duel", "duel", seed=2)
+        seq = 0
+        while True:
+            seq += 1
+            msg = duel_step(ws, seq, [" "])
+            if msg["state"]["done"]:
+                break
+        end = ws.receive_json()
+        assert seq == 200 and end["type"] == "end" and end["result"]["frames"] == 200
+        assert end["result"]["score"] == msg["state"]["score"] and "detail" not in end["result"]
+        assert end["winner"] in ("human", "agent", "draw") and end["result"]["fps"] > 50
+        assert duel_step(ws, 201)["code"] == "episode_over"

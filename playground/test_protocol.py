@@ -8,7 +8,7 @@ import pytest
 
 from envs import GAMES, get_spec
 from playground import protocol
-from playground.protocol import MAX_KEYS, MAX_MESSAGE, MAX_SEED, ProtocolError, Reset, Start, Step, parse
+from playground.protocol import MAX_KEYS, MAX_MESSAGE, MAX_SEED, Go, Pause, ProtocolError, Reset, Start, Step, parse
 
 
 def code_of(text) -> str:
@@ -65,10 +65,24 @@ def test_steps_and_resets_are_parsed():
         ('{"type": "step", "seq": 1, "keys": [1]}', "bad_keys"),
         ('{"type": "step", "seq": 1, "keys": null}', "bad_keys"),
         (json.dumps({"type": "step", "seq": 1, "keys": ["a"] * (MAX_KEYS + 1)}), "bad_keys"),
+        ('{"type": "start", "game": "pong-duel", "mode": "versus"}', "bad_mode"),  # one court, not two
+        ('{"type": "start", "game": "pong", "mode": "duel"}', "bad_mode"),  # single-player Pong has no duel
+        ('{"type": "start", "game": "connect-four", "mode": "duel"}', "unknown_game"),  # no engine here yet
+        ('{"type": "start", "game": "pong-duel", "mode": {"duel": 1}}', "bad_mode"),
+        ('{"type": "Go"}', "unknown_type"),
     ],
 )
 def test_every_malformed_message_is_refused_with_its_code(text, code):
     assert code_of(text) == code
+
+
+def test_a_duel_start_go_and_pause_are_parsed():
+    assert parse('{"type": "start", "game": "pong-duel"}') == Start("pong-duel", "duel", 0, "anonymous")
+    assert parse('{"type": "start", "game": "pong-duel", "mode": "duel", "seed": 5}').seed == 5
+    assert parse('{"type": "go"}') == Go() and parse('{"type": "pause", "why": "hidden"}') == Pause()
+    assert protocol.game_spec("pong-duel").seats == ("first_0", "second_0")
+    assert protocol.game_spec("pong").players == 1
+    assert set(protocol.TYPES) == {"start", "go", "step", "pause", "reset"}
 
 
 def test_keys_are_checked_against_the_games_key_map():
@@ -106,3 +120,6 @@ def test_the_other_replies():
     }
     assert protocol.busy(8) == {"type": "busy", "message": "all 8 game slots are in use; try again shortly"}
     assert protocol.closed("idle")["type"] == "closed"
+    assert protocol.running() == {"type": "running"} and protocol.paused() == {"type": "paused"}
+    rated = protocol.end({"mode": "duel"}, 4, "agent", rating={"mu": 27.1})
+    assert rated["rating"] == {"mu": 27.1} and "rating" not in protocol.end({"mode": "duel"}, None, "agent")

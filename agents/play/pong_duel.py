@@ -372,3 +372,67 @@ def play_bot(policy: Policy, bot: Bot, seed: int, **kwargs: Any) -> DuelResult:
         return duel.result()
     finally:
         duel.close()
+
+
+# --- a match against a person, as the play server drives it ---------------------------------------------
+
+
+class PongDuelMatch:
+    """A person's keys in, the court and both scores out, one frame per :meth:`step` (the play server's side)."""
+
+    mode = "duel"
+
+    def __init__(self, spec: Any, seed: int, policy: Policy, max_frames: int = MAX_FRAMES):
+        self.spec = spec
+        self.duel = PongDuel(policy, seed, frame_stack=spec.frame_stack, max_frames=max_frames)
+
+    @property
+    def seed(self) -> int:
+        return self.duel.seed
+
+    @property
+    def done(self) -> bool:
+        return self.duel.done
+
+    def reset(self, seed: int) -> None:
+        self.duel.reset(seed)
+
+    def action(self, keys: list[str]) -> int:
+        return int(self.spec.keymap.resolve(keys))
+
+    def step(self, keys: list[str]) -> dict[str, Any]:
+        self.duel.step(self.action(keys))
+        return self.state()
+
+    def state(self) -> dict[str, Any]:
+        d = self.duel
+        return {
+            "done": d.done,
+            "seed": d.seed,
+            "frame": d.frame,
+            "score": {"human": d.person_points, "agent": d.agent_points},
+        }
+
+    def frames(self) -> dict[str, bytes]:
+        from agents.media.watch import jpeg_frame
+
+        return {"court": jpeg_frame(self.duel.screen)}
+
+    def winner(self) -> str | None:
+        w = self.duel.result().winner
+        return {"person": "human", "agent": "agent", "draw": "draw"}.get(w) if w else None
+
+    def result(self) -> dict[str, Any]:
+        """The finished match: the score, and the replay (seed + both sides' actions) in ``detail``."""
+        r = self.duel.result()
+        return {
+            "game": self.spec.slug,
+            "mode": self.mode,
+            "seed": r.seed,
+            "score": {"human": r.person_points, "agent": r.agent_points},
+            "frames": r.frames,
+            "detail": r.as_dict(),
+        }
+
+    def close(self) -> None:
+        self.duel.close()

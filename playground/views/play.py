@@ -10,19 +10,22 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from playground import leaderboard, protocol, ui
+from playground import leaderboard, play_server, protocol, ui
 
 HTML = """
 <div class="ppo-play">
   <div class="ppo-bar">
-    <button class="ppo-pause">Pause</button>
+    <button class="ppo-start" data-testid="ppo-start">Start</button>
     <button class="ppo-restart">Restart</button>
     <button class="ppo-new">New seed</button>
     <button class="ppo-half">Half speed</button>
     <span class="ppo-seed"></span>
     <span class="ppo-status" data-testid="ppo-status">loading…</span>
   </div>
-  <div class="ppo-boards"></div>
+  <div class="ppo-stage">
+    <div class="ppo-boards"></div>
+    <div class="ppo-overlay" data-testid="ppo-overlay"></div>
+  </div>
 </div>
 """
 
@@ -32,7 +35,13 @@ CSS = """
 .ppo-bar button { border: 1px solid var(--st-border-color, #ccc); border-radius: .5rem; padding: .25rem .75rem;
   background: var(--st-secondary-background-color); color: inherit; cursor: pointer; }
 .ppo-seed { opacity: .7; }
+.ppo-bar button:disabled { opacity: .5; cursor: default; }
+.ppo-stage { position: relative; }
+.ppo-overlay { position: absolute; inset: 0; display: none; align-items: center; justify-content: center;
+  text-align: center; padding: 1rem; font-size: 1.6rem; font-weight: 700; color: #fff;
+  background: rgba(0, 0, 0, .45); border-radius: .25rem; pointer-events: none; }
 .ppo-boards { display: flex; gap: 1rem; flex-wrap: wrap; }
+.ppo-court { flex: 0 1 480px; }
 .ppo-board { flex: 1 1 300px; }
 .ppo-title { font-weight: 600; margin-bottom: .25rem; }
 .ppo-canvas { width: 100%; image-rendering: pixelated; background: #000; border-radius: .25rem; }
@@ -50,7 +59,14 @@ def _play_component():
 
 _component = _play_component()
 
-MODES = {"versus": "Versus: you and the agent, same seed", "solo": "Solo", "watch": "Live watch: the agent alone"}
+MODES = {
+    "duel": "Head to head: you vs the agent on one court",
+    "versus": "Versus: you and the agent, same seed",
+    "solo": "Solo",
+    "watch": "Live watch: the agent alone",
+}
+DUELS = {"pong": "pong-duel"}
+"""single-player games whose agent also plays a person on one court (the two-player game's slug)"""
 
 st.title("Play")
 spec = ui.pick_game("play-game")
@@ -62,7 +78,7 @@ if b is not None:
     b = None if err else b
 if err:
     st.error(f"The {spec.name} agent cannot be used, so only Solo is offered: {ui.literal(err)}")
-modes = list(MODES) if b is not None else ["solo"]
+modes = [m for m in MODES if m != "duel" or spec.slug in DUELS] if b is not None else ["solo"]
 if b is None and not err:
     st.info(f"{spec.name} has no trained agent yet: Solo only.")
 
@@ -73,23 +89,64 @@ player = leaderboard.clean_player(
     c3.text_input("Your name", value="", max_chars=leaderboard.MAX_PLAYER, key="play-player")
 )
 
+duel = mode == "duel"
 result = _component(
     key="play",
-    data={"path": protocol.PATH, "game": spec.slug, "mode": mode, "seed": seed, "player": player},
+    data={
+        "path": protocol.PATH,
+        "game": DUELS[spec.slug] if duel else spec.slug,
+        "mode": mode,
+        "seed": seed,
+        "player": player,
+    },
     on_finished_change=lambda: None,
 )
 legend = spec.keymap.legend()
-st.caption(
-    "**Keys:** " + " · ".join(f"`{k}` {a}" for k, a in legend) + f" — {min(spec.render_fps, protocol.FPS_CAP)} "
-    "steps per second. Click the page once so it has the keyboard; keys are ignored while you type in a box."
-    + (
-        " Atari as the agent plays it: 4 frames per step, no sticky actions, the whole game (every life)."
-        if spec.is_atari
-        else ""
+if duel:
+    st.caption(
+        "**Keys:** `ArrowUp` / `ArrowDown` move your paddle (the left one), `Space` serves (the two-player game "
+        "times serves: a server who waits two seconds is penalised). 60 frames per second; your keys act on "
+        "every frame, the agent decides every 4th frame, as it was trained. First to 21 wins. Press a key or "
+        "Start, then 3-2-1; hiding the tab pauses the match. Click the page once so it has the keyboard."
     )
-)
+else:
+    st.caption(
+        "**Keys:** " + " · ".join(f"`{k}` {a}" for k, a in legend) + f" — {min(spec.render_fps, protocol.FPS_CAP)} "
+        "steps per second. Click the page once so it has the keyboard; keys are ignored while you type in a box."
+        + (
+            " Atari as the agent plays it: 4 frames per step, no sticky actions, the whole game (every life)."
+            if spec.is_atari
+            else ""
+        )
+    )
 
 finished = getattr(result, "finished", None)
+if duel:
+    st.subheader("The agent against people: two-player Pong")
+    board = play_server.agent_board(DUELS[spec.slug], spec.slug)
+    if board is None:
+        st.caption("Ratings are not available on this server.")
+    else:
+        w, d, lost = board["record"]["wins"], board["record"]["draws"], board["record"]["losses"]
+        cols = st.columns(3)
+        cols[0].metric(
+            "Agent rating (OpenSkill μ ± σ)",  # noqa: RUF001
+            "—" if board["mu"] is None else f"{board['mu']:.1f} ± {board['sigma']:.1f}",
+        )
+        cols[1].metric("Agent vs people (W / D / L)", f"{w} / {d} / {lost}")
+        if w + d + lost:
+            lo, hi = board["win_ci95"]
+            cols[2].metric(
+                "Agent win rate, 95 % CI", f"{w / (w + d + lost):.0%}", f"{lo:.0%} – {hi:.0%}", delta_color="off"
+            )
+        if board["beaten_by"]:
+            st.caption("People who beat the agent:")
+            st.dataframe(pd.DataFrame({"player": board["beaten_by"]}), hide_index=True)
+        st.caption(
+            "Kept apart from the agent's evidence against scripted paddles; a match is rated only from the moves "
+            "the server applied, when it ran at the game's speed."
+        )
+    st.stop()
 if finished is not None and int(finished) > 0:
     row = leaderboard.get(int(finished))
     if row and row["game"] == spec.slug:
