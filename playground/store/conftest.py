@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from playground.store.db import Database, sqlite_url
 
@@ -111,14 +112,15 @@ def postgres_server() -> Iterator[_Server]:
 
 
 def _new_postgres_url(server: _Server) -> Iterator[str]:
-    name = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT")
+    """An empty schema of its own per test (much quicker than a database per test): the URL sets search_path."""
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield server.url(name)
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        yield server.url("postgres") + f"?options=-csearch_path%3D{schema}"
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     finally:
         admin.dispose()
 

@@ -2,7 +2,8 @@
 
 SQLite (the default, a file in ``PLAYGROUND_DATA``) runs in WAL mode with a busy timeout, so several app
 processes and threads share the file; every write transaction starts with ``BEGIN IMMEDIATE`` so two writers
-queue for the lock instead of one failing halfway. PostgreSQL (``PLAYGROUND_DATABASE_URL``, driver psycopg 3)
+queue for the lock instead of one failing halfway; ``synchronous = NORMAL``, so a commit does not wait for the
+disk (a power cut may lose the last commits, never the file). PostgreSQL (``PLAYGROUND_DATABASE_URL``, driver psycopg 3)
 lets several app replicas share jobs and results.
 
 ``python -m playground.store.db revision "what changed"`` writes a new migration from the difference
@@ -15,6 +16,7 @@ import hashlib
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +29,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.pool import NullPool
 
 from agents.common.settings import database_url
 from playground.store.errors import StoreError
@@ -65,6 +66,7 @@ class Database:
         if self.dialect == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 is installed, psycopg2 is not
         self.engine: Engine = self._engine(parsed)
+        _live.add(self)
 
     @classmethod
     def from_settings(cls) -> Database:
@@ -76,8 +78,9 @@ class Database:
             return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
         if url.database and url.database != ":memory:":
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        # NullPool: a fresh connection per use (cheap for a file), none shared across a fork
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": BUSY_TIMEOUT_S})
+        # pooled: closing a file's last connection checkpoints the WAL (two fsyncs), which a fresh connection
+        # per call would pay every time
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S}, pool_size=5, max_overflow=10)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -87,6 +90,8 @@ class Database:
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
             cur.execute("PRAGMA journal_mode = WAL")
+            # WAL + NORMAL: no fsync per commit; a power cut may lose the last commits, never corrupts the file
+            cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
             cur.close()
 
@@ -157,6 +162,17 @@ class Database:
         return f"Database({_redact(self.url)!r})"
 
 
+_live: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # a forked child must not use its parent's pooled connections (SQLAlchemy's advice: dispose without closing)
+    for db in list(_live):
+        db.engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
 _cache: dict[tuple[int, str], Database] = {}
 _cache_lock = threading.Lock()
 
@@ -168,6 +184,8 @@ def get_database(url: str | None = None) -> Database:
     with _cache_lock:
         db = _cache.get(key)
         if db is None or (db.dialect == "sqlite" and not _sqlite_file_exists(db)):
+            if db is not None:
+                db.dispose()
             db = Database(url)
             db.migrate()
             _cache[key] = db
