@@ -192,7 +192,7 @@ class RatingStore:
             ).all()
             by_kind = {r._mapping["kind"]: r._mapping for r in rows}
             a, p = by_kind["agent"], by_kind["person"]
-            ranks = {"win": [0, 1], "draw": [0, 0], "loss": [1, 0]}[outcome]  # lower rank is better
+            ranks = {"win": [0.0, 1.0], "draw": [0.0, 0.0], "loss": [1.0, 0.0]}[outcome]  # lower rank is better
             [[new_p], [new_a]] = self.model.rate(
                 [[self.model.rating(mu=p["mu"], sigma=p["sigma"])], [self.model.rating(mu=a["mu"], sigma=a["sigma"])]],
                 ranks=ranks,
@@ -261,7 +261,7 @@ class RatingStore:
                 select(ratings).where(ratings.c.game == game, ratings.c.kind == "agent", ratings.c.name == agent)
             ).first()
             of_agent = and_(matches.c.game == game, matches.c.agent == agent)
-            counts = dict(
+            counts: dict[str, int] = dict(
                 conn.execute(select(matches.c.outcome, func.count()).where(of_agent).group_by(matches.c.outcome)).all()
             )
             winners = select(matches.c.player).where(of_agent, matches.c.outcome == "win").distinct()
