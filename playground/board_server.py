@@ -496,3 +496,92 @@ def board_route(server: Callable[[], BoardServer]) -> WebSocketRoute:
         await serve(ws, server())
 
     return WebSocketRoute(PATH, endpoint)
+
+
+# --- replays: a recorded match re-simulated from its seed and both sides' moves -------------------------
+
+
+@dataclass(frozen=True)
+class ReplayCheck:
+    """What re-simulating a recorded match showed; ``summary`` is one line (numbers and hashes only)."""
+
+    ok: bool
+    summary: str
+
+
+def resimulate(match: Any, agents: AgentCache | None = None) -> ReplayCheck:
+    """Replay a recorded Connect Four match from its moves: every move legal, the game over exactly at the last
+    one, the recorded outcome the board's; and, when the agent that played is still the shipped one (same
+    weights), each of its moves what it plays in that position now. ValueError when the record is malformed."""
+    from agents.selfplay.agent import MAX_MOVES
+
+    detail = match.detail
+    moves, seat = detail.get("moves"), detail.get("person_seat")
+    if not isinstance(moves, list) or not 0 < len(moves) <= MAX_MOVES or seat not in (0, 1):
+        raise ValueError("the record has no moves list of 1 to 42 columns and person seat 0 or 1")
+    board = Board()
+    for i, col in enumerate(moves):
+        if board.over:
+            raise ValueError(f"the game was already over before move {i + 1}")
+        if isinstance(col, bool) or not isinstance(col, int) or not board.can_play(col):
+            raise ValueError(f"move {i + 1} ({str(col)[:10]}) is not a legal column there")
+        board.play(col)
+    if not board.over:
+        return ReplayCheck(False, f"The {len(moves)} recorded moves do not finish the game: the record is incomplete.")
+    outcome = "draw" if board.winner < 0 else "win" if board.winner == seat else "loss"
+    if outcome != match.outcome:
+        return ReplayCheck(False, f"The moves give a {outcome} for the person, but the record says {match.outcome}.")
+    line = f"Re-simulated: {len(moves)} legal moves, ending in a {outcome} for the person as recorded."
+    recorded = detail.get("agent") if isinstance(detail.get("agent"), dict) else {}
+    try:
+        current = (agents or AgentCache()).get()
+    except PlaygroundError:
+        current = None
+    if current is None or current.sha256 != recorded.get("sha256"):
+        return ReplayCheck(
+            True, line + " The agent that played is not the one shipped now: its moves are not re-derived."
+        )
+    replay = Board()
+    differ = []
+    for i, col in enumerate(moves):
+        if i % 2 != seat and current.agent.decide(replay).column != col:
+            differ.append(i + 1)
+        replay.play(col)
+    if differ:
+        return ReplayCheck(False, line + f" But the agent now plays differently at moves {differ[:5]}.")
+    n = sum(1 for i in range(len(moves)) if i % 2 != seat)
+    return ReplayCheck(True, line + f" The agent (same weights) plays each of its {n} moves again.")
+
+
+def resimulate_pong(match: Any) -> ReplayCheck:
+    """Replay a recorded two-player Pong match from its seed and the person's action on every frame with the
+    shipped Pong agent (``agents.play.pong_duel.replay``): the agent's actions and the score must come out the
+    same. Exceptions from a malformed record propagate (the page shows them in one line)."""
+    from agents.bundle import Bundle
+    from agents.play.pong_duel import MAX_FRAMES, replay, unrle
+    from envs.catalog import TWO_PLAYER_GAMES
+
+    detail = match.detail
+    bundle = Bundle.shipped("pong")
+    if bundle is None:
+        return ReplayCheck(False, "No Pong agent is shipped here, so the match cannot be re-simulated.")
+    person = unrle(str(detail.get("person_actions", "")), MAX_FRAMES)
+    spec = TWO_PLAYER_GAMES["pong-duel"]
+    duel = replay(bundle.policy(), int(match.seed), person, frame_stack=spec.frame_stack)
+    try:
+        result = duel.result()
+    finally:
+        duel.close()
+    score = detail.get("score") if isinstance(detail.get("score"), dict) else {}
+    same_actions = result.agent_actions == detail.get("agent_actions")
+    same_score = (result.person_points, result.agent_points) == (score.get("person"), score.get("agent"))
+    line = (
+        f"Re-simulated {result.frames} frames: {result.person_points}–{result.agent_points} (person–agent); "
+        f"recorded {score.get('person')}–{score.get('agent')}."
+    )
+    if same_actions and same_score:
+        return ReplayCheck(True, line + " The agent's actions come out the same, frame for frame.")
+    return ReplayCheck(False, line + f" The agent's actions {'match' if same_actions else 'differ'}.")
+
+
+__all__ = ["PATH", "BoardServer", "ReplayCheck", "board_route", "resimulate", "resimulate_pong"]

@@ -1,6 +1,6 @@
 """The Streamlit script behind ``app.py``: page set-up, navigation and deep links.
 
-``?game=<slug>&page=watch|evidence|play`` opens that view of that game.
+``?game=<slug>&page=watch|evidence|play|duel`` opens that view of that game.
 """
 
 import streamlit as st
@@ -14,6 +14,7 @@ pages = {
     "watch": st.Page("views/watch.py", title="Watch", icon="▶️", url_path="watch"),
     "evidence": st.Page("views/evidence.py", title="Evidence", icon="📈", url_path="evidence"),
     "play": st.Page("views/play.py", title="Play", icon="🕹️", url_path="play"),
+    "duel": st.Page("views/duel.py", title="Head to head", icon="🤝", url_path="duel"),
 }
 current = st.navigation(list(pages.values()))
 

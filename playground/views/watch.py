@@ -1,4 +1,5 @@
-"""Watch: a recorded replay or a fresh episode, as video and step by step with the policy's view."""
+"""Watch: a recorded replay or a fresh episode, as video and step by step with the policy's view; or a person's
+match against an agent (``views/h2h.py``), re-simulated from its seed and both sides' moves."""
 
 import altair as alt
 import numpy as np
@@ -6,8 +7,25 @@ import pandas as pd
 import streamlit as st
 
 from playground import ui
+from playground.views import h2h
 
 st.title("Watch")
+KINDS = {"episodes": "The agent's episodes", "matches": "Matches against people"}
+kind = st.radio(
+    "Watch",
+    list(KINDS),
+    index=1 if st.query_params.get("match") else 0,
+    format_func=KINDS.get,
+    horizontal=True,
+    key="watch-kind",
+    label_visibility="collapsed",
+)
+if kind == "matches":  # a person's game against an agent, re-simulated from its seed and both sides' moves
+    h2h.show_match_replays()
+    st.stop()
+if "match" in st.query_params:
+    del st.query_params["match"]
+
 spec, agent, b = ui.game_and_agent("watch-game", "watch-agent")
 
 # everything the agent's files feed: if they make it fail, one line says so and the pull box still shows
