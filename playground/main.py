@@ -1,6 +1,6 @@
 """The Streamlit script behind ``app.py``: page set-up, navigation and deep links.
 
-``?game=<slug>&page=watch|evidence|play|duel`` opens that view of that game.
+``?game=<slug>&page=watch|evidence|play|duel|lab`` opens that view of that game.
 """
 
 import streamlit as st
@@ -15,6 +15,7 @@ pages = {
     "evidence": st.Page("views/evidence.py", title="Evidence", icon="📈", url_path="evidence"),
     "play": st.Page("views/play.py", title="Play", icon="🕹️", url_path="play"),
     "duel": st.Page("views/duel.py", title="Head to head", icon="🤝", url_path="duel"),
+    "lab": st.Page("views/lab.py", title="Lab", icon="🧪", url_path="lab"),
 }
 current = st.navigation(list(pages.values()))
 

@@ -29,7 +29,7 @@ from agents.media.watch import Trajectory, cached_trajectory, first_frame, fresh
 from agents.metrics.table import Metric
 from envs import GAMES, GameSpec, PlaygroundError, get_spec
 
-PAGES = ("gallery", "watch", "evidence", "play")
+PAGES = ("gallery", "watch", "evidence", "play", "lab")
 LITERAL_CHARS = 300
 """the longest piece of outside text a page shows; the rest is cut (a name or a message, never a document)"""
 
