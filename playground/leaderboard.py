@@ -1,38 +1,27 @@
-"""Played episodes and the per-game leaderboard, in SQLite (stdlib).
+"""Played episodes and the per-game leaderboard, in the playground's database (:mod:`playground.store`).
 
-The file is ``$PLAYGROUND_DATA/playground.sqlite`` (default ``~/.local/share/ppo-playground``). Only the
-play server writes results, at the end of an episode it stepped itself, so a score on the board is a
-score the server saw being played, not one a browser claimed.
+The database is ``PLAYGROUND_DATABASE_URL``, by default the SQLite file ``$PLAYGROUND_DATA/playground.sqlite``
+(default ``~/.local/share/ppo-playground``); a file made by the first release (stdlib ``sqlite3``) is adopted
+with its rows by the store's first migration. Only the play server writes results, at the end of an episode
+it stepped itself, so a score on the board is a score the server saw being played, not one a browser claimed.
 
-Concurrent writers (several players, several app processes) are safe: WAL journal, a busy timeout, one
-short ``BEGIN IMMEDIATE`` transaction per write and a fresh connection per call.
+Concurrent writers (several players, several app processes, several replicas on PostgreSQL) are safe: each
+write is one short transaction (on SQLite ``BEGIN IMMEDIATE`` in WAL mode with a busy timeout: writers queue
+for the lock, see :mod:`playground.store.db`).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from agents.common.settings import data_dir
+from sqlalchemy import case, func, insert, select
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS results (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    game         TEXT    NOT NULL,
-    mode         TEXT    NOT NULL CHECK (mode IN ('versus', 'solo', 'watch')),
-    seed         INTEGER NOT NULL,
-    player       TEXT    NOT NULL,
-    human_return REAL,
-    human_steps  INTEGER,
-    agent_return REAL,
-    agent_steps  INTEGER,
-    finished_at  REAL    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS results_game ON results (game, mode);
-"""
+from agents.common.settings import data_dir
+from playground.store.db import Database, get_database, sqlite_url
+from playground.store.errors import StoreError
+from playground.store.schema import PLAY_MODES, results
 
 MAX_PLAYER = 40
 
@@ -44,16 +33,15 @@ def _data_dir() -> Path:
 
 
 def db_path() -> Path:
+    """The default SQLite file (used when ``PLAYGROUND_DATABASE_URL`` is unset)."""
     return _data_dir() / "playground.sqlite"
 
 
-def _connect(path: Path | None = None) -> sqlite3.Connection:
-    conn = sqlite3.connect(path or db_path(), timeout=30, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA busy_timeout = 30000")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.executescript(SCHEMA)
-    return conn
+def _database(path: Path | None, database: Database | None) -> Database:
+    """``database`` if given, else the SQLite file ``path``, else the settings' database (all migrated)."""
+    if database is not None:
+        return database
+    return get_database(sqlite_url(path) if path is not None else None)
 
 
 def clean_player(name: Any) -> str:
@@ -62,34 +50,36 @@ def clean_player(name: Any) -> str:
     return text or "anonymous"
 
 
-def record(result: dict[str, Any], player: str, path: Path | None = None) -> int:
+def record(result: dict[str, Any], player: str, path: Path | None = None, *, database: Database | None = None) -> int:
     """Store a finished episode; returns its id."""
-    with closing(_connect(path)) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        cur = conn.execute(
-            "INSERT INTO results (game, mode, seed, player, human_return, human_steps, agent_return, agent_steps,"
-            " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                result["game"],
-                result["mode"],
-                int(result["seed"]),
-                clean_player(player),
-                result.get("human_return"),
-                result.get("human_steps"),
-                result.get("agent_return"),
-                result.get("agent_steps"),
-                time.time(),
-            ),
-        )
-        conn.execute("COMMIT")
-        assert cur.lastrowid is not None  # sqlite3 sets it after every INSERT
-        return cur.lastrowid
+    if result.get("mode") not in PLAY_MODES:
+        raise StoreError(f"a play result's mode must be one of {', '.join(PLAY_MODES)}, not {result.get('mode')!r}")
+    with _database(path, database).begin() as conn:
+        key = conn.execute(
+            insert(results).values(
+                game=result["game"],
+                mode=result["mode"],
+                seed=int(result["seed"]),
+                player=clean_player(player),
+                human_return=result.get("human_return"),
+                human_steps=result.get("human_steps"),
+                agent_return=result.get("agent_return"),
+                agent_steps=result.get("agent_steps"),
+                finished_at=time.time(),
+            )
+        ).inserted_primary_key
+    assert key is not None  # both dialects return the new id
+    return int(key[0])
 
 
-def get(result_id: int, path: Path | None = None) -> dict[str, Any] | None:
-    with closing(_connect(path)) as conn:
-        row = conn.execute("SELECT * FROM results WHERE id = ?", (int(result_id),)).fetchone()
-    return dict(row) if row else None
+def get(result_id: int, path: Path | None = None, *, database: Database | None = None) -> dict[str, Any] | None:
+    """One stored episode as a dict of its columns, or None."""
+    key = int(result_id)
+    if not 0 < key < 2**31:  # PostgreSQL's integer column refuses a larger one; none exists
+        return None
+    with _database(path, database).read() as conn:
+        row = conn.execute(select(results).where(results.c.id == key)).first()
+    return dict(row._mapping) if row else None
 
 
 def winner(result: dict[str, Any]) -> str | None:
@@ -100,24 +90,24 @@ def winner(result: dict[str, Any]) -> str | None:
     return "human" if h > a else "agent" if a > h else "draw"
 
 
-def board(game: str, limit: int = 10, path: Path | None = None) -> dict[str, Any]:
+def board(game: str, limit: int = 10, path: Path | None = None, *, database: Database | None = None) -> dict[str, Any]:
     """Best human scores (Versus and Solo) and how often people beat the agent in Versus."""
-    with closing(_connect(path)) as conn:
-        best = [
-            dict(r)
-            for r in conn.execute(
-                "SELECT player, human_return, human_steps, mode, seed, agent_return, finished_at FROM results"
-                " WHERE game = ? AND mode IN ('versus', 'solo') ORDER BY human_return DESC, finished_at ASC LIMIT ?",
-                (game, limit),
-            )
-        ]
-        row = conn.execute(
-            "SELECT COUNT(*) AS n, COALESCE(SUM(human_return > agent_return), 0) AS wins,"
-            " COALESCE(SUM(human_return = agent_return), 0) AS draws FROM results"
-            " WHERE game = ? AND mode = 'versus'",
-            (game,),
-        ).fetchone()
-    n, wins, draws = int(row["n"]), int(row["wins"]), int(row["draws"])
+    r = results.c
+    best_query = (
+        select(r.player, r.human_return, r.human_steps, r.mode, r.seed, r.agent_return, r.finished_at)
+        .where(r.game == game, r.mode.in_(("versus", "solo")))
+        .order_by(r.human_return.desc().nulls_last(), r.finished_at.asc(), r.id.asc())
+        .limit(max(0, int(limit)))
+    )
+    # a comparison with a missing return is NULL, which counts as neither a win nor a draw (as before)
+    counts_query = select(
+        func.count(),
+        func.coalesce(func.sum(case((r.human_return > r.agent_return, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((r.human_return == r.agent_return, 1), else_=0)), 0),
+    ).where(r.game == game, r.mode == "versus")
+    with _database(path, database).read() as conn:
+        best = [dict(row._mapping) for row in conn.execute(best_query)]
+        n, wins, draws = (int(v) for v in conn.execute(counts_query).one())
     return {
         "best": best,
         "versus_games": n,

@@ -1,10 +1,16 @@
-"""The leaderboard in SQLite: what is stored, how the board ranks, and that concurrent writers lose nothing."""
+"""The leaderboard on the playground's database: what is stored, how the board ranks, that concurrent writers
+lose nothing, and that a file of the first (stdlib sqlite3) release keeps its rows. The same behaviour on
+PostgreSQL: playground/store/test_results.py."""
 
 import multiprocessing as mp
+import sqlite3
+from contextlib import closing
 
 import pytest
 
 from playground import leaderboard
+from playground.store.errors import StoreError
+from playground.store.test_db import OLD_SCHEMA
 
 
 @pytest.fixture
@@ -51,6 +57,33 @@ def test_watch_mode_has_no_winner_and_names_are_cleaned():
     assert leaderboard.clean_player("") == "anonymous"
     assert leaderboard.clean_player("x" * 100) == "x" * leaderboard.MAX_PLAYER
     assert leaderboard.clean_player("a\x00b\x1bc") == "abc"
+
+
+def test_a_result_with_an_unknown_mode_is_refused(db):
+    with pytest.raises(StoreError, match="mode must be one of versus, solo, watch, not 'duel'"):
+        leaderboard.record(result(mode="duel"), "ada", path=db)
+
+
+def test_without_a_path_the_board_is_the_file_in_the_data_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("PLAYGROUND_DATA", str(tmp_path / "data"))
+    monkeypatch.delenv("PLAYGROUND_DATABASE_URL", raising=False)
+    rid = leaderboard.record(result(), "ada")
+    assert leaderboard.db_path() == tmp_path / "data" / "playground.sqlite" and leaderboard.db_path().exists()
+    assert leaderboard.get(rid, path=leaderboard.db_path())["player"] == "ada"
+
+
+def test_a_board_of_the_first_release_keeps_its_rows(db):
+    with closing(sqlite3.connect(db)) as conn:
+        conn.executescript(OLD_SCHEMA)
+        conn.execute(
+            "INSERT INTO results (game, mode, seed, player, human_return, human_steps, agent_return, agent_steps,"
+            " finished_at) VALUES ('lunarlander', 'versus', 3, 'ada', 250.0, 300, 200.0, 400, 1.0)"
+        )
+        conn.commit()
+    assert leaderboard.get(1, path=db)["player"] == "ada"
+    leaderboard.record(result(human=10), "bo", path=db)
+    board = leaderboard.board("lunarlander", path=db)
+    assert [r["player"] for r in board["best"]] == ["ada", "bo"] and board["human_wins"] == 1
 
 
 def _write_many(path, n, who):
