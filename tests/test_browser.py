@@ -180,9 +180,21 @@ def test_play_versus_lunarlander_to_the_scoreboard(checked_page, app_url):
     page.get_by_role("heading", name="Play").wait_for()
     wait_idle(page)
     status = page.get_by_test_id("ppo-status")
+    page.get_by_test_id("ppo-overlay").filter(has_text="Press a key or Start").wait_for()
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => window.__ppoPlay.steps") == 0, "the game stepped before the player started it"
+    page.get_by_test_id("ppo-start").click()
+    page.get_by_test_id("ppo-overlay").filter(has_text="3").wait_for()  # the countdown
     page.wait_for_function("() => window.__ppoPlay && window.__ppoPlay.steps > 5")
+    hide_the_tab(page)
+    page.get_by_test_id("ppo-overlay").filter(has_text="the tab was hidden").wait_for()
+    paused_at = page.evaluate("() => window.__ppoPlay.steps")
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => window.__ppoPlay.steps") <= paused_at + 1  # at most the step in flight
     human_score = page.get_by_test_id("ppo-score-human")
     page.get_by_text("Versus: you and the agent, same seed").click()  # a focused radio must not eat the arrows
+    page.get_by_test_id("ppo-start").click()  # Resume: the countdown again
+    page.wait_for_function("() => window.__ppoPlay.phase === 'running'")
     first = human_score.inner_text()
     page.keyboard.down("ArrowUp")  # main engine
     page.wait_for_timeout(400)
@@ -198,6 +210,51 @@ def test_play_versus_lunarlander_to_the_scoreboard(checked_page, app_url):
     page.get_by_role("heading", name="Scoreboard").wait_for()
     page.get_by_text("Versus games").wait_for()
     shot(page, "play-lunarlander")
+
+
+def hide_the_tab(page):
+    """What the browser does when the tab goes to the background (headless chromium never hides it itself)."""
+    page.evaluate(
+        "() => { Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
+        " document.dispatchEvent(new Event('visibilitychange')); }"
+    )
+
+
+def test_play_pong_head_to_head_a_rally_by_keys(checked_page, app_url):
+    """Two-player Pong on one court: it waits for a key, counts down, runs at 60 frames/s; the person's
+    paddle answers the arrows, Space serves, and points change the score on the board."""
+    page = checked_page
+    page.goto(f"{app_url}/?game=pong&page=play")
+    page.get_by_role("heading", name="Play", exact=True).wait_for()
+    wait_idle(page)
+    page.get_by_test_id("ppo-overlay").filter(has_text="Press a key or Start").wait_for()
+    score = page.get_by_test_id("ppo-score-court")
+    assert score.inner_text().startswith("You 0 : 0 Agent")
+    assert page.evaluate("() => window.__ppoPlay.steps") == 0
+    page.locator(".ppo-stage").click()  # the page has the keyboard
+    page.keyboard.press("ArrowUp")  # a key starts the countdown
+    page.wait_for_function("() => window.__ppoPlay.phase === 'running'", timeout=10_000)
+    page.wait_for_function("() => window.__ppoPlay.steps > 60")
+    t0 = page.evaluate("() => [performance.now(), window.__ppoPlay.steps]")
+    deadline = time.time() + 60
+    while time.time() < deadline:  # play: up and down, serving, until a point is scored
+        for key in ("ArrowUp", "ArrowDown"):
+            page.keyboard.down(key)
+            page.keyboard.press(" ")
+            page.wait_for_timeout(250)
+            page.keyboard.up(key)
+        s = page.evaluate("() => window.__ppoPlay.score")
+        if s and s["human"] + s["agent"] > 0:
+            break
+    t1 = page.evaluate("() => [performance.now(), window.__ppoPlay.steps]")
+    s = page.evaluate("() => window.__ppoPlay.score")
+    assert s["human"] + s["agent"] > 0, "no point in a minute of play"
+    score.filter(has_text=f"You {s['human']} : {s['agent']} Agent").wait_for(timeout=5_000)
+    fps = (t1[1] - t0[1]) / ((t1[0] - t0[0]) / 1000)
+    assert fps > 40, f"the court ran at {fps:.0f} frames/s"
+    assert page.evaluate("() => window.__ppoPlay.latencies.length") >= 1, "no frame was drawn after a key press"
+    assert page.get_by_test_id("ppo-canvas-court").evaluate("c => c.width * c.height") == 160 * 210
+    shot(page, "play-pong-duel")
 
 
 def test_a_crafted_link_shows_its_parameters_as_text(checked_page, app_url):
