@@ -20,7 +20,8 @@ WIN = 1000
 class Opponent(Protocol):
     """Anything that picks a move: the bots here, a frozen snapshot, the agent."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def move(self, board: Board, rng: np.random.Generator) -> int: ...
 

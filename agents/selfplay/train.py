@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from agents.selfplay.bots import Opponent
 from agents.selfplay.env import OpponentPool, SelfPlayEnv
 from agents.selfplay.evaluate import play_game, wilson
 from agents.selfplay.policy import NumpyPolicy, PolicyOpponent
@@ -93,30 +94,9 @@ class GateCallback(AfterUpdateCallback):
     def gate(self) -> dict:
         policy = NumpyPolicy.from_sb3(self.model.policy)
         candidate = PolicyOpponent(policy, "candidate", deterministic=True)
-        members = self.pool.members()
-        per: dict[str, list[int]] = {m.name: [0, 0, 0] for m in members}
-        for i in range(self.opts.gate_games):
-            opp, seat = members[(i // 2) % len(members)], i % 2
-            winner, _ = play_game((candidate, opp) if seat == 0 else (opp, candidate), self.rng)
-            per[opp.name][0 if winner == seat else 1 if winner == -1 else 2] += 1
-        w, d, lo = (sum(v[k] for v in per.values()) for k in range(3))
-        n = self.opts.gate_games
-        score = (w + d / 2) / n
-        passed = score >= self.opts.gate_score
-        record = {
-            "timesteps": int(self.model.num_timesteps),
-            "games": n,
-            "wins": w,
-            "draws": d,
-            "losses": lo,
-            "score": round(score, 4),
-            "win_ci95": [round(x, 4) for x in wilson(w, n)],
-            "threshold": self.opts.gate_score,
-            "passed": passed,
-            "vs": {name: dict(zip(("wins", "draws", "losses"), v, strict=True)) for name, v in per.items()},
-            "pool_before": [m.name for m in members],
-        }
-        if passed:
+        record = run_gate(candidate, self.pool, self.opts.gate_games, self.opts.gate_score, self.rng)
+        record = {"timesteps": int(self.model.num_timesteps), **record}
+        if record["passed"]:
             self.snapshots += 1
             name = f"snapshot-{self.snapshots:03d}"
             policy.save(self.run_dir / "pool" / name, {"seed": self.opts.seed, "timesteps": record["timesteps"]})
@@ -127,6 +107,31 @@ class GateCallback(AfterUpdateCallback):
         with open(self.run_dir / "gates.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         return record
+
+
+def run_gate(candidate: Opponent, pool: OpponentPool, games: int, threshold: float, rng: np.random.Generator) -> dict:
+    """``candidate`` plays ``games`` games against the pool (members in turn, seats alternating); it passes
+    when its score (wins + draws / 2) is at least ``threshold``."""
+    members = pool.members()
+    per: dict[str, list[int]] = {m.name: [0, 0, 0] for m in members}
+    for i in range(games):
+        opp, seat = members[(i // 2) % len(members)], i % 2
+        winner, _ = play_game((candidate, opp) if seat == 0 else (opp, candidate), rng)
+        per[opp.name][0 if winner == seat else 1 if winner == -1 else 2] += 1
+    w, d, lo = (sum(v[k] for v in per.values()) for k in range(3))
+    score = (w + d / 2) / games
+    return {
+        "games": games,
+        "wins": w,
+        "draws": d,
+        "losses": lo,
+        "score": round(score, 4),
+        "win_ci95": [round(x, 4) for x in wilson(w, games)],
+        "threshold": threshold,
+        "passed": score >= threshold,
+        "vs": {name: dict(zip(("wins", "draws", "losses"), v, strict=True)) for name, v in per.items()},
+        "pool_before": [m.name for m in members],
+    }
 
 
 class WallClockLimit(BaseCallback):
