@@ -300,12 +300,16 @@ class Session:
         if fps < MIN_RATED_FPS:
             note = f"Not rated: played at {fps:.0f} frames/s; rated matches run at 60 (≥ {MIN_RATED_FPS:g})."
             return protocol.end(public, None, winner, note)
-        if winner not in ("human", "agent", "draw"):
-            return protocol.end(public, None, winner, "Not rated: the match ended without a result.")
+        if not match.duel.game_over or winner not in ("human", "agent", "draw"):
+            return protocol.end(public, None, winner, f"Not rated: the match hit its {result['frames']}-frame limit.")
         refused = self._refuse_record()
         if refused:
             return protocol.end(public, None, winner, refused)
-        recorded = record_duel(result, self.player, DUEL_AGENTS[match.spec.slug], winner)
+        try:
+            recorded = record_duel(result, self.player, DUEL_AGENTS[match.spec.slug], winner)
+        except PlaygroundError as exc:  # the database: one line for the player, the details in the log
+            log.warning("a finished duel could not be rated: %s", exc)
+            recorded = None
         if recorded is None:
             return protocol.end(public, None, winner, "Not rated: the ratings store is not available on this server.")
         return protocol.end(public, recorded["match_id"], winner, rating=recorded["board"])

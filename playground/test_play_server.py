@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 
+import numpy as np
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -583,7 +584,7 @@ def test_the_duel_agents_side_equals_an_offline_run_of_the_same_seed_and_keys(cl
 
 
 @pytest.mark.slow
-def test_a_finished_duel_ends_with_the_score_and_a_short_one_is_not_recorded_as_rated(client, monkeypatch):
+def test_a_duel_cut_at_its_frame_limit_ends_with_the_score_unrated(client, monkeypatch):
     monkeypatch.setattr(play_server, "DUEL_MAX_FRAMES", 200)
     with client.websocket_connect(PATH) as ws:
         start(ws, "pong-duel", "duel", seed=2)
@@ -597,4 +598,56 @@ def test_a_finished_duel_ends_with_the_score_and_a_short_one_is_not_recorded_as_
         assert seq == 200 and end["type"] == "end" and end["result"]["frames"] == 200
         assert end["result"]["score"] == msg["state"]["score"] and "detail" not in end["result"]
         assert end["winner"] in ("human", "agent", "draw") and end["result"]["fps"] > 50
+        assert end["result_id"] is None and "200-frame limit" in end["note"]
         assert duel_step(ws, 201)["code"] == "episode_over"
+
+
+class Still:
+    """A policy that never moves its paddle (NOOP), so a tracking bot wins a whole match quickly."""
+
+    def forward_info(self, obs):
+        return {"probs": np.eye(6)[[0]]}
+
+
+def finished_duel(seed: int):
+    """A whole match to 21 on the server's duel engine: a tracker on the person's side, a still agent."""
+    from agents.play.pong_duel import PongDuelMatch, Tracker
+
+    match = PongDuelMatch(envs.catalog.get_two_player_spec("pong-duel"), seed, Still())
+    bot = Tracker("t", delay=0, dead_band=2.0)
+    bot.reset(seed)
+    while not match.done:
+        match.duel.step(bot.act(match.duel.screen))
+    return match
+
+
+@pytest.mark.slow
+def test_a_finished_duel_is_rated_from_the_servers_moves_and_its_record_replays(served):
+    """The person (a tracker) wins 21-0: the end message carries the match's id and the agent's rating; the
+    record holds the seed and both sides' actions, and re-simulating them gives the same match."""
+    from agents.play.pong_duel import replay, unrle
+    from playground.play_server import Session
+    from playground.store.db import get_database
+    from playground.store.ratings import RatingStore
+
+    _, server = served
+    session = Session(server)
+    session.player = "ada <b>"
+    match = finished_duel(seed=8)
+    session.match, session.running_seconds = match, match.duel.frame / 60
+    end = session._end(match)
+    assert end["winner"] == "human" and end["result"]["score"] == {"human": 21, "agent": 0}
+    assert end["result_id"] is not None and "note" not in end
+    assert end["rating"]["record"] == {"wins": 0, "draws": 0, "losses": 1}  # the agent's record vs people
+    record = RatingStore(get_database()).match(end["result_id"])
+    assert record.game == "pong-duel" and record.agent == "pong" and record.outcome == "win" and record.seed == 8
+    assert record.player == "ada <b>" and record.score == "21-0" and record.seat == 1
+    again = replay(Still(), record.seed, unrle(record.detail["person_actions"]))
+    assert again.result().agent_actions == record.detail["agent_actions"]
+    assert (again.person_points, again.agent_points) == (21, 0) and again.game_over
+
+    slow = Session(server)  # the same match played at half speed is not rated
+    slow.match, slow.running_seconds = match, match.duel.frame / 30
+    unrated = slow._end(match)
+    assert unrated["result_id"] is None and "30 frames/s" in unrated["note"]
+    match.close()

@@ -222,7 +222,7 @@ class PongDuel:
         self.agent_actions: list[int] = []
         self.agent_action = NOOP
         self._second_last = self.screen
-        self.done = False
+        self.done = self.game_over = False
 
     @property
     def agent_points(self) -> int:
@@ -257,7 +257,8 @@ class PongDuel:
             if rewards.get(side, 0) < 0 and not conceded:  # a -1 that is not a point: a serve held too long
                 self.serve_penalties[side] += 1
         self.points = points
-        self.done = not self.env.agents or any(terms.values()) or any(truncs.values()) or self.frame >= self.max_frames
+        self.game_over = not self.env.agents or any(terms.values())  # the ROM's end: a side reached 21
+        self.done = self.game_over or any(truncs.values()) or self.frame >= self.max_frames
 
     def _opponent(self, side: str) -> str:
         return PERSON if side == AGENT else AGENT

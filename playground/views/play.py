@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from playground import leaderboard, play_server, protocol, ui
+from playground import leaderboard, protocol, ui
 
 HTML = """
 <div class="ppo-play">
@@ -122,30 +122,13 @@ else:
 
 finished = getattr(result, "finished", None)
 if duel:
-    st.subheader("The agent against people: two-player Pong")
-    board = play_server.agent_board(DUELS[spec.slug], spec.slug)
-    if board is None:
-        st.caption("Ratings are not available on this server.")
-    else:
-        w, d, lost = board["record"]["wins"], board["record"]["draws"], board["record"]["losses"]
-        cols = st.columns(3)
-        cols[0].metric(
-            "Agent rating (OpenSkill μ ± σ)",  # noqa: RUF001
-            "—" if board["mu"] is None else f"{board['mu']:.1f} ± {board['sigma']:.1f}",
-        )
-        cols[1].metric("Agent vs people (W / D / L)", f"{w} / {d} / {lost}")
-        if w + d + lost:
-            lo, hi = board["win_ci95"]
-            cols[2].metric(
-                "Agent win rate, 95 % CI", f"{w / (w + d + lost):.0%}", f"{lo:.0%} – {hi:.0%}", delta_color="off"
-            )
-        if board["beaten_by"]:
-            st.caption("People who beat the agent:")
-            st.dataframe(pd.DataFrame({"player": board["beaten_by"]}), hide_index=True)
-        st.caption(
-            "Kept apart from the agent's evidence against scripted paddles; a match is rated only from the moves "
-            "the server applied, when it ran at the game's speed."
-        )
+    from playground.views import h2h
+
+    h2h.show_board(DUELS[spec.slug], spec.slug, title="The agent against people: two-player Pong")
+    st.caption(
+        "Kept apart from the agent's evidence against scripted paddles. A match is rated only from the moves the "
+        "server applied, when it reached 21 at the game's speed; its replay is on the Watch page."
+    )
     st.stop()
 if finished is not None and int(finished) > 0:
     row = leaderboard.get(int(finished))
