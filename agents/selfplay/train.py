@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +65,7 @@ class SelfPlayOptions:
     """snapshots the pool keeps drawing from (the oldest retire; their files stay)"""
     checkpoint_seconds: float = 120.0
     command: str = ""
-    extra: dict = field(default_factory=dict)
+    """the command line that started the run (recorded in config.json and run.json)"""
 
     def __post_init__(self) -> None:
         if self.gate_games < 100:
