@@ -1,10 +1,13 @@
 """The shipped Pong agent against scripted left paddles in two-player Pong: points for and against with CIs.
 
-    nice -n 10 python -m agents.play.duel_evidence --games 30 --out agents/play/evidence/pong_duel_bots.json
+    nice -n 10 python -m agents.play.duel_evidence --games 30 [--bots random tracker-200ms perfect-tracker]
 
 Each game is a whole match (to 21) on seed ``seed_base + i``; the bots are defined in
 ``agents.play.pong_duel.bots`` and their parameters are recorded with the results. The agent is the shipped
-bundle's policy, unchanged, playing the right paddle as in ``agents.play.pong_duel``.
+bundle's policy, unchanged, playing the right paddle as in ``agents.play.pong_duel``. Each opponent's results
+go to their own file, ``agents/play/evidence/pong_duel_<opponent>.json``, written when its games are done,
+so the opponents can be run in parallel processes; every game is deterministic (seeded agent sampling and
+bot, one torch thread), so a rerun gives the same numbers.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from agents.evaluation.evaluate import summarise
 from agents.play.pong_duel import FRAME_SKIP, bots, play_bot
 
 SEED_BASE = 2_000_000
-DEFAULT_OUT = Path(__file__).resolve().parent / "evidence" / "pong_duel_bots.json"
+EVIDENCE = Path(__file__).resolve().parent / "evidence"
 
 
 def wilson(wins: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -45,8 +48,8 @@ def _definition(bot: Any) -> dict[str, Any]:
     }
 
 
-def run(games: int, seed_base: int, names: list[str], log=print) -> dict[str, Any]:
-    """Play ``games`` matches against each named bot; the evidence as a JSON-ready dict."""
+def run(games: int, seed_base: int, name: str, log=print) -> dict[str, Any]:
+    """Play ``games`` matches against the named bot; the evidence as a JSON-ready dict."""
     import torch
 
     torch.set_num_threads(1)
@@ -68,39 +71,38 @@ def run(games: int, seed_base: int, names: list[str], log=print) -> dict[str, An
         "hardware": hardware(),
         "opponents": {},
     }
-    for name in names:
-        rows: list[dict[str, Any]] = []
-        t0 = time.time()
-        definition = _definition(factories[name]())
-        for i in range(games):
-            r = play_bot(policy, factories[name](), seed_base + i)
-            rows.append(
-                {
-                    "seed": r.seed,
-                    "agent": r.agent_points,
-                    "opponent": r.person_points,
-                    "frames": r.frames,
-                    "done": r.done,
-                    "serve_penalties": {
-                        "agent": r.serve_penalties["first_0"],
-                        "opponent": r.serve_penalties["second_0"],
-                    },
-                }
-            )
-            log(f"{name} game {i + 1}/{games}: agent {r.agent_points} - {r.person_points} ({r.frames} frames)")
-        wins = sum(row["agent"] > row["opponent"] for row in rows)
-        out["opponents"][name] = {
-            "definition": definition,
-            "games": games,
-            "agent_wins": wins,
-            "agent_win_rate": wins / games,
-            "agent_win_ci95": list(wilson(wins, games)),
-            "ci_method_wins": "Wilson score interval, 95 %",
-            "points_for": summarise([row["agent"] for row in rows]),
-            "points_against": summarise([row["opponent"] for row in rows]),
-            "seconds": round(time.time() - t0, 1),
-            "matches": rows,
-        }
+    rows: list[dict[str, Any]] = []
+    t0 = time.time()
+    definition = _definition(factories[name]())
+    for i in range(games):
+        r = play_bot(policy, factories[name](), seed_base + i)
+        rows.append(
+            {
+                "seed": r.seed,
+                "agent": r.agent_points,
+                "opponent": r.person_points,
+                "frames": r.frames,
+                "done": r.done,
+                "serve_penalties": {
+                    "agent": r.serve_penalties["first_0"],
+                    "opponent": r.serve_penalties["second_0"],
+                },
+            }
+        )
+        log(f"{name} game {i + 1}/{games}: agent {r.agent_points} - {r.person_points} ({r.frames} frames)")
+    wins = sum(row["agent"] > row["opponent"] for row in rows)
+    out["opponents"][name] = {
+        "definition": definition,
+        "games": games,
+        "agent_wins": wins,
+        "agent_win_rate": wins / games,
+        "agent_win_ci95": list(wilson(wins, games)),
+        "ci_method_wins": "Wilson score interval, 95 %",
+        "points_for": summarise([row["agent"] for row in rows]),
+        "points_against": summarise([row["opponent"] for row in rows]),
+        "seconds": round(time.time() - t0, 1),
+        "matches": rows,
+    }
     out["finished"] = now_iso()
     return out
 
@@ -110,21 +112,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--games", type=int, default=30)
     parser.add_argument("--seed-base", type=int, default=SEED_BASE)
     parser.add_argument("--bots", nargs="*", default=list(bots()), choices=list(bots()))
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out-dir", type=Path, default=EVIDENCE)
     args = parser.parse_args(argv)
     if not 1 <= args.games <= 1000:
         parser.error(f"--games must be 1 to 1000, got {args.games}")
-    evidence = run(args.games, args.seed_base, args.bots, log=lambda s: print(s, flush=True))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(evidence, indent=1) + "\n")
+    for bot in args.bots:
+        evidence = run(args.games, args.seed_base, bot, log=lambda s: print(s, flush=True))
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / f"pong_duel_{bot}.json").write_text(json.dumps(evidence, indent=1) + "\n")
+        report(evidence)
+    return 0
+
+
+def report(evidence: dict[str, Any]) -> None:
     for name, o in evidence["opponents"].items():
         pf, pa = o["points_for"], o["points_against"]
         print(
             f"{name}: agent wins {o['agent_wins']}/{o['games']}; points for {pf['mean']:.1f} "
             f"[{pf['ci95'][0]:.1f}, {pf['ci95'][1]:.1f}], "
-            f"against {pa['mean']:.1f} [{pa['ci95'][0]:.1f}, {pa['ci95'][1]:.1f}]"
+            f"against {pa['mean']:.1f} [{pa['ci95'][0]:.1f}, {pa['ci95'][1]:.1f}]",
+            flush=True,
         )
-    return 0
 
 
 if __name__ == "__main__":
