@@ -65,6 +65,7 @@ def browser_run(url: str, game: str, seconds: float) -> dict:
             page.get_by_text("Solo", exact=True).click()
             page.wait_for_timeout(500)
             page.wait_for_selector(IDLE, state="attached")
+        page.get_by_test_id("ppo-start").click()  # every game waits for its player, then counts down 3-2-1
         page.wait_for_function("() => window.__ppoPlay && window.__ppoPlay.steps > 0", timeout=60_000)
         status = page.get_by_test_id("ppo-status")
         restart = page.get_by_role("button", name="Restart")
@@ -84,7 +85,9 @@ def browser_run(url: str, game: str, seconds: float) -> dict:
             if "wins" in text or "draw" in text or "over" in text:
                 episodes_steps += page.evaluate("() => window.__ppoPlay.steps") - steps0
                 restart.click()
-                page.wait_for_function("() => window.__ppoPlay.steps < 3")
+                page.wait_for_function("() => window.__ppoPlay.phase === 'waiting'")
+                page.get_by_test_id("ppo-start").click()
+                page.wait_for_function("() => window.__ppoPlay.phase === 'running'")
                 steps0 = page.evaluate("() => window.__ppoPlay.steps")
         if held:
             page.keyboard.up(held)
@@ -108,6 +111,8 @@ async def ws_client(url: str, seconds: float, fps: float) -> float:
         ready = json.loads(await ws.recv())
         if ready["type"] != "ready":
             raise RuntimeError(ready)
+        await ws.send('{"type": "go"}')  # the server steps nothing before it
+        await ws.recv()
         seq, steps, t0 = 0, 0, time.perf_counter()
         next_at = t0
         while (now := time.perf_counter()) - t0 < seconds:
@@ -122,6 +127,8 @@ async def ws_client(url: str, seconds: float, fps: float) -> float:
             if msg["state"]["done"]:
                 await ws.recv()  # the "end" message
                 await ws.send(json.dumps({"type": "reset", "seed": seq}))
+                await ws.recv()
+                await ws.send('{"type": "go"}')
                 await ws.recv()
                 seq = 0
         return steps / (time.perf_counter() - t0)

@@ -113,7 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed-base", type=int, default=SEED_BASE)
     parser.add_argument("--bots", nargs="*", default=list(bots()), choices=list(bots()))
     parser.add_argument("--out-dir", type=Path, default=EVIDENCE)
+    parser.add_argument("--table", action="store_true", help="print the Markdown table of the files; play nothing")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table(args.out_dir))
+        return 0
     if not 1 <= args.games <= 1000:
         parser.error(f"--games must be 1 to 1000, got {args.games}")
     for bot in args.bots:
@@ -122,6 +126,28 @@ def main(argv: list[str] | None = None) -> int:
         (args.out_dir / f"pong_duel_{bot}.json").write_text(json.dumps(evidence, indent=1) + "\n")
         report(evidence)
     return 0
+
+
+def table(folder: Path = EVIDENCE) -> str:
+    """The evidence files as the Markdown table docs/play.md shows."""
+    rows = [
+        "| left paddle | games | agent wins (Wilson 95 %) | points for, mean [95 % CI] | points against |",
+        "|---|---|---|---|---|",
+    ]
+    for name in bots():
+        path = folder / f"pong_duel_{name}.json"
+        if not path.exists():
+            rows.append(f"| {name} | not run | | | |")
+            continue
+        o = json.loads(path.read_text())["opponents"][name]
+        lo, hi = o["agent_win_ci95"]
+        pf, pa = o["points_for"], o["points_against"]
+        rows.append(
+            f"| {name} | {o['games']} | {o['agent_wins']} ({lo:.0%}–{hi:.0%}) "
+            f"| {pf['mean']:.1f} [{pf['ci95'][0]:.1f}, {pf['ci95'][1]:.1f}] "
+            f"| {pa['mean']:.1f} [{pa['ci95'][0]:.1f}, {pa['ci95'][1]:.1f}] |"
+        )
+    return "\n".join(rows)
 
 
 def report(evidence: dict[str, Any]) -> None:

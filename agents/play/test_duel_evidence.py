@@ -1,0 +1,31 @@
+"""The duel evidence's arithmetic and its table (the games themselves: test_pong_duel.py)."""
+
+import json
+import math
+
+import pytest
+
+from agents.evaluation.evaluate import summarise
+from agents.play.duel_evidence import table, wilson
+
+
+def test_wilson_interval():
+    lo, hi = wilson(15, 30)
+    assert lo == pytest.approx(0.3313, abs=1e-3) and hi == pytest.approx(0.6687, abs=1e-3)
+    assert wilson(30, 30)[1] == 1.0 and wilson(30, 30)[0] == pytest.approx(0.8865, abs=1e-3)
+    assert wilson(0, 30)[0] == 0.0
+    assert all(math.isnan(x) for x in wilson(0, 0))
+
+
+def test_the_table_reads_the_files_and_names_the_missing_ones(tmp_path):
+    opponent = {
+        "games": 2,
+        "agent_wins": 1,
+        "agent_win_ci95": list(wilson(1, 2)),
+        "points_for": summarise([21, 10]),
+        "points_against": summarise([8, 21]),
+    }
+    (tmp_path / "pong_duel_random.json").write_text(json.dumps({"opponents": {"random": opponent}}))
+    rows = table(tmp_path).splitlines()
+    assert rows[2].startswith("| random | 2 | 1 (9%–91%) | 15.5 [") and "| 14.5 [" in rows[2]
+    assert rows[3] == "| tracker-200ms | not run | | | |"
