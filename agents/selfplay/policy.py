@@ -157,4 +157,7 @@ class PolicyOpponent:
         probs = self.policy.probabilities(board.planes(), board.legal_mask())[0]
         if self.deterministic:
             return int(np.argmax(probs))
-        return int(rng.choice(COLS, p=probs))
+        # inverse CDF: the same distribution as rng.choice(p=probs) at a fraction of its cost (a training hot path)
+        cdf = np.cumsum(probs)
+        col = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+        return col if col < COLS else int(np.flatnonzero(probs)[-1])  # a rounding overflow: the last legal column

@@ -77,6 +77,21 @@ def test_agent_api_saves_loads_and_decides_like_maskableppo(model, tmp_path):
         assert board.can_play(sampled.column)
 
 
+def test_a_sampling_snapshot_only_plays_legal_columns_with_the_policys_frequencies(model):
+    from agents.selfplay.policy import PolicyOpponent
+
+    policy = NumpyPolicy.from_sb3(model.policy)
+    snapshot = PolicyOpponent(policy, "snapshot")
+    rng = np.random.default_rng(0)
+    for board in _positions(300, seed=2):
+        assert board.can_play(snapshot.move(board, rng))
+    board = board_from_moves([0] * 6 + [1] * 6)  # two full columns
+    probs = policy.probabilities(board.planes(), board.legal_mask())[0]
+    counts = np.bincount([snapshot.move(board, rng) for _ in range(4000)], minlength=7) / 4000
+    assert counts[0] == counts[1] == 0
+    np.testing.assert_allclose(counts, probs, atol=0.03)
+
+
 def test_board_from_moves_and_decide_refuse_bad_positions(model, tmp_path):
     agent = ConnectFourAgent(NumpyPolicy.from_sb3(model.policy))
     assert board_from_moves([3, 3, 2]).moves == 3

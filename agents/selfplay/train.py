@@ -192,7 +192,11 @@ def train_selfplay(opts: SelfPlayOptions) -> Path:
         raise FileExistsError(f"{run_dir} already holds a finished run: choose another --out")
     for sub in ("pool", "checkpoints", "final"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
+    from agents.common.provenance import git_state, now_iso
+
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
+    # the commit and whether the tree was dirty (other people's edits count too): what a reader checks out
+    config["started"], config["git"] = now_iso(), git_state()
     (run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
     pool = OpponentPool(anchor_share=opts.anchor_share)
