@@ -28,7 +28,7 @@ export default function (component) {
   const $ = (sel) => root.querySelector(sel);
   const state = {
     key, ws: null, phase: "loading", moves: [], grid: null, legal: [], seat: data.seat, sentAt: null,
-    stats: { latencies: [], serverMs: [], moves: 0, phase: "loading", result: null, errors: [] },
+    stats: { latencies: [], serverMs: [], moves: 0, phase: "loading", result: null, errors: [], player: data.player },
   };
   window.__ppoBoard = state.stats; // read by bench/connect_four_latency.py and tests/test_board_browser.py
 
