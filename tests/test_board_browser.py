@@ -20,15 +20,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests import test_browser
 from tests.conftest import ROOT
-from tests.test_browser import (  # noqa: F401  (fixtures: chromium's launch arguments, a page failing on errors)
-    ARTIFACTS,
-    browser_type_launch_args,
-    checked_page,
-    free_port,
-    shot,
-    wait_idle,
-)
+from tests.test_browser import ARTIFACTS, free_port, shot, wait_idle
+
+# the browser tests' fixtures, shared: chromium's launch arguments and a page that fails on a console error
+browser_type_launch_args = test_browser.browser_type_launch_args
+checked_page = test_browser.checked_page
 
 pytestmark = pytest.mark.browser
 
@@ -48,8 +46,10 @@ def running_app(env: dict[str, str]):
     """`streamlit run playground/app.py` on a free port with ``env`` added; yields its URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "playground/app.py", "--server.port", str(port)]
-        + ["--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        [
+            *(sys.executable, "-m", "streamlit", "run", "playground/app.py", "--server.port", str(port)),
+            *("--server.headless", "true", "--browser.gatherUsageStats", "false"),
+        ],
         cwd=ROOT,
         env={**os.environ, "PLAYGROUND_WARM": "0", "PLAYGROUND_LAB_WORKERS": "0", **env},
         stdout=subprocess.DEVNULL,
