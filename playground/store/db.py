@@ -36,6 +36,8 @@ from playground.store.errors import StoreError
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_S = 30
 """how long a SQLite writer waits for another's lock before giving up"""
+MAX_CACHED = 8
+"""databases :func:`get_database` keeps open per process"""
 _MIGRATION_LOCK = 0x706C6179  # any fixed number: the PostgreSQL advisory lock that serialises migrations
 
 
@@ -182,13 +184,18 @@ def get_database(url: str | None = None) -> Database:
     url = url or database_url()
     key = (os.getpid(), url)  # a forked child builds its own engine
     with _cache_lock:
-        db = _cache.get(key)
-        if db is None or (db.dialect == "sqlite" and not _sqlite_file_exists(db)):
-            if db is not None:
-                db.dispose()
+        db = _cache.pop(key, None)
+        if db is not None and db.dialect == "sqlite" and not _sqlite_file_exists(db):
+            db.dispose()
+            db = None
+        if db is None:
             db = Database(url)
             db.migrate()
-            _cache[key] = db
+        _cache[key] = db  # (re)inserted last: the dict's order is least recently used first
+        # many URLs in one process (a test session's temporary folders): close the pools of the least recently
+        # used; a Database still held elsewhere keeps working, it opens new connections when next used
+        while len(_cache) > MAX_CACHED:
+            _cache.pop(next(iter(_cache))).dispose()
         return db
 
 

@@ -129,3 +129,12 @@ def test_a_database_that_cannot_be_opened_says_which(tmp_path):
 def test_a_password_in_the_url_is_not_shown():
     assert "secret" not in repr(Database("postgresql+psycopg://u:secret@localhost:1/x"))
     assert "secret" not in store_db._redact("postgresql://u:secret@h/x")
+
+
+def test_get_database_keeps_a_few_open_and_an_evicted_one_still_works(tmp_path):
+    first = get_database(sqlite_url(tmp_path / "first.sqlite"))
+    for i in range(store_db.MAX_CACHED):
+        get_database(sqlite_url(tmp_path / f"other{i}.sqlite"))
+    assert get_database(first.url) is not first  # evicted (its pool closed), made again
+    with first.read() as conn:  # the evicted object opens a new connection when used
+        assert conn.execute(select(results.c.id)).all() == []
