@@ -112,6 +112,7 @@ def health_lines(rows: list[dict[str, float]], continuous: bool) -> tuple[str, l
             continue
         since = f" since {f['first_timesteps']:,} steps" if f.get("first_timesteps") is not None else ""
         lines.append(f"{f['status']}: {NAMES.get(f['metric'], f['metric'])} {f['band']}{since}: {f['message']}")
+    lines.sort(key=lambda line: not line.startswith("alarm"))  # alarms first
     return verdict["verdict"], lines
 
 

@@ -174,7 +174,10 @@ class LocalProcess:
 
 
 def run_command(argv: list[str], log: str) -> int:
-    """Run ``argv`` to the end with its output in ``log``; its exit status (the body of a Ray task)."""
+    """Run ``argv`` to the end with its output in ``log``; its exit status (the body of a Ray task, which says
+    in the log where it ran)."""
+    with open(log, "a") as f:
+        f.write(f"[lab] Ray task on {socket.gethostname()}, pid {os.getpid()}\n")
     p = LocalProcess(argv, Path(log))
     return p.proc.wait()
 
@@ -218,8 +221,9 @@ def _ray(address: str):
     with _ray_lock:
         if not ray.is_initialized():
             try:
-                if address == "local":
-                    ray.init(include_dashboard=False, log_to_driver=False)
+                if address == "local":  # workers import this module from the checkout
+                    env = {"env_vars": {"PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}}
+                    ray.init(include_dashboard=False, log_to_driver=False, runtime_env=env)
                 else:
                     ray.init(address=address, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:

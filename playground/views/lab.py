@@ -24,8 +24,7 @@ from playground.lab import knobs, live, presets, runner
 from playground.store.db import get_database
 from playground.store.jobs import JobStore
 
-REFRESH_SECONDS = 1.0
-"""the live part redraws this often while a run is active: a new PPO update shows within ~2 s"""
+REFRESH_SECONDS = 1.0  # the live part redraws this often while a run is active: an update shows within ~2 s
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
 
 
@@ -128,7 +127,7 @@ with st.expander("New run", expanded=not wanted):
         key = f"lab-knob-{slug}-{k.name}"
         default = base[k.name]
         with cols[i % 2]:
-            help_text = f"{k.meaning}. Range: {k.describe_range()}."
+            help_text = f"Range: {k.describe_range()}."
             if k.kind == "choice":
                 values[k.name] = st.selectbox(
                     k.name, list(k.choices), index=k.choices.index(default), key=key, help=help_text
@@ -214,7 +213,7 @@ def draw_live() -> None:
         rows = live.read_rows(job.run_dir)
         runs[job.label] = rows
         p = live.progress(job, rows)
-        c1, c2 = st.columns([4, 1])
+        c1, c2 = st.container(key=f"lab-job-{job.id}").columns([4, 1])
         with c1:
             st.markdown(f"**{ui.literal(job.label)}** · {GAMES[job.game].name} · job `{job.id}` · {job.state}")
             st.progress(p.fraction, text=p.line())
