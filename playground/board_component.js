@@ -150,6 +150,7 @@ export default function (component) {
     state.grid = msg.grid;
     state.legal = msg.legal;
     state.stats.moves = msg.moves.length;
+    state.stats.legal = msg.legal;
     draw(msg.grid);
   }
 
