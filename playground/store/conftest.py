@@ -53,14 +53,16 @@ class _Server:
             _cannot(f"{', '.join(missing)} not found (Debian: apt-get install postgresql)")
         self.initdb, self.pg_ctl = str(tools["initdb"]), str(tools["pg_ctl"])
         self.user: list[str] = []
-        self.folder = Path(tempfile.mkdtemp(prefix="playground-pg-"))
+        account = None
         if os.geteuid() == 0:  # postgres refuses to run as root: run it as an unprivileged account
             account = next((n for n in ("postgres", "nobody") if _has_user(n)), None)
             if account is None or shutil.which("runuser") is None:
                 _cannot("running as root, and neither a 'postgres' account with runuser nor 'nobody' is available")
-            pw = pwd.getpwnam(str(account))
-            os.chown(self.folder, pw.pw_uid, pw.pw_gid)
             self.user = ["runuser", "-u", str(account), "--"]
+        self.folder = Path(tempfile.mkdtemp(prefix="playground-pg-"))
+        if account is not None:
+            pw = pwd.getpwnam(account)
+            os.chown(self.folder, pw.pw_uid, pw.pw_gid)
         self.port = _free_port()
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"

@@ -138,3 +138,16 @@ def test_get_database_keeps_a_few_open_and_an_evicted_one_still_works(tmp_path):
     assert get_database(first.url) is not first  # evicted (its pool closed), made again
     with first.read() as conn:  # the evicted object opens a new connection when used
         assert conn.execute(select(results.c.id)).all() == []
+
+
+def test_without_postgresql_its_tests_skip_with_the_reason_but_fail_under_ci(monkeypatch):
+    from playground.store import conftest
+
+    monkeypatch.setattr(conftest, "PG_BIN", [])
+    monkeypatch.setattr(conftest.shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run under CI=true: initdb, pg_ctl, postgres not found"):
+        conftest._Server()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="skipped: initdb, pg_ctl, postgres not found"):
+        conftest._Server()
