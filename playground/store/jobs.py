@@ -239,6 +239,7 @@ class JobStore:
         *,
         only_worker: str | None = None,
         need_cancel: bool = False,
+        check: Callable[[Job], str | None] | None = None,
     ) -> Job:
         """Move ``job_id`` from one of ``allowed``'s states with that state's new values, atomically."""
         job_id = str(job_id)
@@ -257,6 +258,9 @@ class JobStore:
                 )
             if need_cancel and not job.cancel_requested:
                 raise JobStateError(f"cannot {verb} lab job {job_id}: nobody asked to cancel it")
+            refusal = check(job) if check is not None else None
+            if refusal:
+                raise JobStateError(f"cannot {verb} lab job {job_id}: {refusal}")
             if values:
                 changed = conn.execute(
                     update(jobs).where(and_(jobs.c.id == job_id, jobs.c.state == job.state)).values(**values)
@@ -313,16 +317,27 @@ class JobStore:
         with self.db.read() as conn:
             return [_job(r) for r in conn.execute(query)]
 
-    def requeue(self, job_id: str) -> Job:
+    def requeue(self, job_id: str, *, stale_after: float | None = None) -> Job:
         """running → queued, for a job whose worker died (it resumes from its checkpoint when claimed again).
-        A job someone asked to cancel is cancelled instead: nobody wants it run again."""
+        A job someone asked to cancel is cancelled instead: nobody wants it run again.
+
+        :param stale_after: requeue only if the job's heartbeat is still older than this many seconds, checked
+            in the same transaction: a sweep that found the job in :meth:`stale` cannot take it from a worker
+            that claimed it since (another replica requeued it first and a worker picked it up)
+        """
+        now = self.clock()
+
+        def check(job: Job) -> str | None:
+            if stale_after is not None and job.heartbeat_at is not None and job.heartbeat_at >= now - stale_after:
+                return f"its worker {job.worker!r} beat {now - job.heartbeat_at:.1f} s ago, within {stale_after:g} s"
+            return None
+
         job = self.get(job_id)
         if job is not None and job.state == "running" and job.cancel_requested:
-            return self._move(
-                job_id, "requeue", {"running": {"state": "cancelled", "finished_at": self.clock()}}, need_cancel=True
-            )
+            values = {"state": "cancelled", "finished_at": now}
+            return self._move(job_id, "requeue", {"running": values}, need_cancel=True, check=check)
         values = {"state": "queued", "worker": None, "heartbeat_at": None}
-        return self._move(job_id, "requeue", {"running": values})
+        return self._move(job_id, "requeue", {"running": values}, check=check)
 
     def delete(self, job_id: str) -> None:
         """Forget a finished (done, failed or cancelled) job; its run folder is the caller's to remove."""

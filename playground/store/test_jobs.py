@@ -177,6 +177,18 @@ def test_a_job_whose_worker_stopped_beating_is_stale_and_can_be_requeued(store, 
         store.heartbeat(job.id, "w1")  # the dead worker, should it come back, may not touch it
 
 
+def test_a_sweep_cannot_requeue_a_job_a_worker_claimed_since_it_looked(store, clock):
+    job = submit(store)
+    store.claim("w1")
+    clock.now += 100
+    assert [j.id for j in store.stale(60)] == [job.id]  # two replicas' sweeps both see it
+    assert store.requeue(job.id, stale_after=60).state == "queued"  # the first requeues it
+    store.claim("w2")  # a worker takes it at once
+    with pytest.raises(JobStateError, match="its worker 'w2' beat 0.0 s ago, within 60 s"):
+        store.requeue(job.id, stale_after=60)  # the second sweep must not take it from w2
+    assert store.get(job.id).worker == "w2"
+
+
 def test_requeue_of_a_job_someone_asked_to_cancel_cancels_it(store):
     job = submit(store)
     store.claim("w1")
