@@ -372,3 +372,26 @@ def test_the_watch_page_replays_a_match_and_keeps_its_episodes(app_env):
     assert "No recorded match" in texts(at)
     at = at.radio(key="watch-kind").set_value("episodes").run()
     assert not at.exception and at.selectbox(key="watch-game").value
+
+
+@pytest.mark.slow
+def test_a_recorded_pong_duel_re_simulates_from_its_seed_and_the_persons_actions():
+    from agents.bundle import Bundle
+    from agents.play.pong_duel import PongDuel
+    from playground.store.ratings import MatchRecord
+
+    bundle = Bundle.shipped("pong")
+    if bundle is None:
+        pytest.skip("no shipped Pong agent")
+    duel = PongDuel(bundle.policy(), 5, frame_stack=4)
+    rng = np.random.default_rng(0)
+    for _ in range(120):
+        duel.step(int(rng.integers(6)))
+    result = duel.result()
+    duel.close()
+    detail = {**result.as_dict(), "fps": 60.0}  # as the play server records a duel
+    match = MatchRecord(1, "pong-duel", "pong", "ada", 1, "loss", "0-0", 5, detail, 0.0)
+    check = board_server.resimulate_pong(match)
+    assert check.ok and "Re-simulated 120 frames" in check.summary, check.summary
+    forged = MatchRecord(1, "pong-duel", "pong", "ada", 1, "loss", "0-0", 5, {**detail, "agent_actions": "0*30"}, 0.0)
+    assert not board_server.resimulate_pong(forged).ok
