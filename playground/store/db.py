@@ -160,6 +160,10 @@ class Database:
         """Close the engine's pooled connections."""
         self.engine.dispose()
 
+    def __reduce__(self) -> tuple[type[Database], tuple[str]]:
+        # pickled as its URL (a Ray task, a spawned process): the other side opens its own engine
+        return (Database, (self.url,))
+
     def __repr__(self) -> str:
         return f"Database({_redact(self.url)!r})"
 

@@ -126,6 +126,16 @@ def test_a_database_that_cannot_be_opened_says_which(tmp_path):
         Database(sqlite_url(tmp_path / "dir.sqlite")).migrate()
 
 
+def test_a_database_pickles_as_its_url(db):
+    import pickle
+
+    from playground.store.jobs import JobStore
+
+    copy = pickle.loads(pickle.dumps(JobStore(db)))  # e.g. sent to a Ray task or a spawned worker
+    assert copy.db.url == db.url and copy.db.engine is not db.engine and copy.list() == []
+    copy.db.dispose()
+
+
 def test_a_password_in_the_url_is_not_shown():
     assert "secret" not in repr(Database("postgresql+psycopg://u:secret@localhost:1/x"))
     assert "secret" not in store_db._redact("postgresql://u:secret@h/x")
