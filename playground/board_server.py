@@ -55,6 +55,8 @@ MAX_MESSAGE = 512
 """characters in one message from the browser; a move is about 40"""
 TYPES = ("start", "move")
 MATCH_FORMAT = "connect-four-match/1"
+MAX_AGENT_BYTES = 64 * 2**20
+"""an agent's weights file larger than this is refused before it is read (the shipped one is under 1 MB)"""
 """the layout of a recorded match's ``detail`` (its replay)"""
 
 
@@ -153,7 +155,7 @@ class AgentCache:
 
     def __init__(self, locate: Callable[[], Path | None] = shipped_agent_path):
         self.locate = locate
-        self._entry: tuple[tuple[Path, int, int], LoadedAgent] | None = None
+        self._entry: tuple[tuple[Path, str, str], LoadedAgent] | None = None
         self._lock = threading.Lock()
 
     def get(self) -> LoadedAgent | None:
@@ -163,13 +165,15 @@ class AgentCache:
             return None
         weights = path.with_suffix(".safetensors")
         try:
-            st = weights.stat()
-        except OSError:
-            raise PlaygroundError(f"the Connect Four agent's weights are missing: {weights}") from None
-        key = (path, st.st_mtime_ns, st.st_size)
+            if weights.stat().st_size > MAX_AGENT_BYTES:
+                raise PlaygroundError(f"{weights} is larger than {MAX_AGENT_BYTES} bytes: not a Connect Four agent")
+            # hashed on every game's start (about 1 ms): a file replaced within the same clock tick is seen too
+            sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+            key = (path, sha, hashlib.sha256(path.read_bytes()[:MAX_AGENT_BYTES]).hexdigest())
+        except OSError as exc:
+            raise PlaygroundError(f"the Connect Four agent's files cannot be read: {exc}") from None
         with self._lock:
             if self._entry is None or self._entry[0] != key:
-                sha = hashlib.sha256(weights.read_bytes()).hexdigest()
                 agent = ConnectFourAgent.load(path)
                 self._entry = (key, LoadedAgent(agent, f"{GAME}@{sha[:12]}", sha, path))
             return self._entry[1]
