@@ -41,7 +41,7 @@ CSS = """
   text-align: center; padding: 1rem; font-size: 1.6rem; font-weight: 700; color: #fff;
   background: rgba(0, 0, 0, .45); border-radius: .25rem; pointer-events: none; }
 .ppo-boards { display: flex; gap: 1rem; flex-wrap: wrap; }
-.ppo-court { flex: 0 1 480px; }
+.ppo-board.ppo-court { flex: 0 1 420px; max-width: 420px; }
 .ppo-board { flex: 1 1 300px; }
 .ppo-title { font-weight: 600; margin-bottom: .25rem; }
 .ppo-canvas { width: 100%; image-rendering: pixelated; background: #000; border-radius: .25rem; }
