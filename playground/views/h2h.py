@@ -124,7 +124,7 @@ def _grid_chart(grid: Any, person_stone: int, last: tuple[int, int] | None) -> a
     scale = alt.Scale(domain=["person", "agent", "empty"], range=["#e63946", "#f4c430", "#ffffff"])
     return (
         alt.Chart(df)
-        .mark_circle(size=900, stroke="#1d3557")
+        .mark_circle(size=900, stroke="#1d3557", opacity=1)
         .encode(
             x=alt.X("column:O", axis=alt.Axis(labelAngle=0, title=None, orient="top")),
             y=alt.Y("row:O", axis=None),
@@ -163,7 +163,7 @@ def _connect_four_replay(match: Any) -> None:
     with right:
         if ply:
             mover = "person" if (ply - 1) % 2 == seat else "agent"
-            st.metric(f"Move {ply}", f"{'You' if mover == 'person' else 'Agent'}: column {moves[ply - 1] + 1}")
+            st.metric(f"Move {ply}", f"{'Person' if mover == 'person' else 'Agent'}: column {moves[ply - 1] + 1}")
             thinks = detail.get("agent_thinks") or []
             k = sum(1 for i in range(ply) if i % 2 != seat) - 1  # the agent's move count up to this ply
             if mover == "agent" and 0 <= k < len(thinks) and isinstance(thinks[k], dict):
