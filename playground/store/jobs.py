@@ -97,8 +97,8 @@ def _job(row: Row[Any]) -> Job:
     )
 
 
-def _text(what: str, value: Any, limit: int, *, empty: bool = False) -> str:
-    if not isinstance(value, str) or (not value and not empty) or len(value) > limit:
+def _text(what: str, value: Any, limit: int) -> str:
+    if not isinstance(value, str) or not value or len(value) > limit:
         raise StoreError(f"a lab job's {what} must be text of 1 to {limit} characters, not {str(value)[:60]!r}")
     return value
 
