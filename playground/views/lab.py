@@ -208,10 +208,11 @@ if reference is not None:
 def draw_live() -> None:
     """The part that redraws every second while a run is active: progress, health, curves, the reading."""
     current = [store.get(j.id) or j for j in jobs]
+    labels = [j.label for j in current]
     runs = {}
     for job in current:
         rows = live.read_rows(job.run_dir)
-        runs[job.label] = rows
+        runs[job.label if labels.count(job.label) == 1 else f"{job.label} ({job.id[:6]})"] = rows
         p = live.progress(job, rows)
         c1, c2 = st.container(key=f"lab-job-{job.id}").columns([4, 1])
         with c1:
@@ -278,6 +279,7 @@ for job in jobs:
             b_.page_link(
                 "views/play.py", label="Play (Versus)", icon="🕹️", query_params={"game": job.game, "agent": agent}
             )
+            b_.caption("The Play page does not take a lab agent yet: it plays the shipped one.")
             status = runner.bundle_status(job)
             if status == "none":
                 if c.button("Make a bundle", key=f"lab-bundle-{job.id}"):
