@@ -511,6 +511,8 @@ class ReplayCheck:
 
     ok: bool
     summary: str
+    frames: tuple[bytes, ...] = ()
+    """JPEG frames of the re-simulated match, when asked for (Pong: every ``frame_every``-th frame)"""
 
 
 def resimulate(match: Any, agents: AgentCache | None = None) -> ReplayCheck:
@@ -557,12 +559,14 @@ def resimulate(match: Any, agents: AgentCache | None = None) -> ReplayCheck:
     return ReplayCheck(True, line + f" The agent (same weights) plays each of its {n} moves again.")
 
 
-def resimulate_pong(match: Any) -> ReplayCheck:
+def resimulate_pong(match: Any, frame_every: int = 0) -> ReplayCheck:
     """Replay a recorded two-player Pong match from its seed and the person's action on every frame with the
-    shipped Pong agent (``agents.play.pong_duel.replay``): the agent's actions and the score must come out the
-    same. Exceptions from a malformed record propagate (the page shows them in one line)."""
+    shipped Pong agent (``agents.play.pong_duel.PongDuel``, the loop of its ``replay``): the agent's actions
+    and the score must come out the same. ``frame_every`` > 0 also keeps every so many frames as JPEG, for a
+    video. Exceptions from a malformed record propagate (the page shows them in one line)."""
     from agents.bundle import Bundle
-    from agents.play.pong_duel import MAX_FRAMES, replay, unrle
+    from agents.media.watch import jpeg_frame
+    from agents.play.pong_duel import MAX_FRAMES, PongDuel, unrle
     from envs.catalog import TWO_PLAYER_GAMES
 
     detail = match.detail
@@ -571,8 +575,15 @@ def resimulate_pong(match: Any) -> ReplayCheck:
         return ReplayCheck(False, "No Pong agent is shipped here, so the match cannot be re-simulated.")
     person = unrle(str(detail.get("person_actions", "")), MAX_FRAMES)
     spec = TWO_PLAYER_GAMES["pong-duel"]
-    duel = replay(bundle.policy(), int(match.seed), person, frame_stack=spec.frame_stack)
+    duel = PongDuel(bundle.policy(), int(match.seed), frame_stack=spec.frame_stack)
+    frames: list[bytes] = []
     try:
+        for i, action in enumerate(person):  # agents.play.pong_duel.replay, keeping frames on the way
+            if duel.done:
+                break
+            duel.step(action)
+            if frame_every > 0 and i % frame_every == 0:
+                frames.append(jpeg_frame(duel.screen))
         result = duel.result()
     finally:
         duel.close()
@@ -584,8 +595,8 @@ def resimulate_pong(match: Any) -> ReplayCheck:
         f"recorded {score.get('person')}–{score.get('agent')}."
     )
     if same_actions and same_score:
-        return ReplayCheck(True, line + " The agent's actions come out the same, frame for frame.")
-    return ReplayCheck(False, line + f" The agent's actions {'match' if same_actions else 'differ'}.")
+        return ReplayCheck(True, line + " The agent's actions come out the same, frame for frame.", tuple(frames))
+    return ReplayCheck(False, line + f" The agent's actions {'match' if same_actions else 'differ'}.", tuple(frames))
 
 
 __all__ = ["PATH", "BoardServer", "ReplayCheck", "board_route", "resimulate", "resimulate_pong"]

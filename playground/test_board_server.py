@@ -4,6 +4,7 @@ recorded only from the moves the server applied, the ratings moving, replays re-
 (Head to head, the Watch page's matches) through Streamlit's AppTest."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from agents.common.settings import models_dir
 from agents.selfplay.board import Board
 from agents.selfplay.policy import NumpyPolicy
 from playground import board_server
@@ -19,6 +21,7 @@ from playground.board_server import PATH, AgentCache, BoardError, BoardLimits, B
 from playground.store.db import Database, sqlite_url
 from playground.store.ratings import RatingStore
 
+MODELS = models_dir()  # the shipped bundles, whatever a test sets PLAYGROUND_MODELS to
 LEFTMOST = np.array([60.0, 50, 40, 30, 20, 10, 0], dtype=np.float32)
 """logits of an agent that always plays the leftmost column with room (its moves are known in advance)"""
 
@@ -375,14 +378,16 @@ def test_the_watch_page_replays_a_match_and_keeps_its_episodes(app_env):
 
 
 @pytest.mark.slow
-def test_a_recorded_pong_duel_re_simulates_from_its_seed_and_the_persons_actions():
+def test_a_recorded_pong_duel_re_simulates_from_its_seed_and_the_persons_actions_on_the_watch_page(app_env):
     from agents.bundle import Bundle
     from agents.play.pong_duel import PongDuel
     from playground.store.ratings import MatchRecord
 
-    bundle = Bundle.shipped("pong")
-    if bundle is None:
+    if not (MODELS / "pong").is_dir():
         pytest.skip("no shipped Pong agent")
+    shutil.copytree(MODELS / "pong", models_dir() / "pong")  # beside the test's Connect Four agent
+    bundle = Bundle.shipped("pong")
+    assert bundle is not None
     duel = PongDuel(bundle.policy(), 5, frame_stack=4)
     rng = np.random.default_rng(0)
     for _ in range(120):
@@ -390,8 +395,14 @@ def test_a_recorded_pong_duel_re_simulates_from_its_seed_and_the_persons_actions
     result = duel.result()
     duel.close()
     detail = {**result.as_dict(), "fps": 60.0}  # as the play server records a duel
-    match = MatchRecord(1, "pong-duel", "pong", "ada", 1, "loss", "0-0", 5, detail, 0.0)
-    check = board_server.resimulate_pong(match)
-    assert check.ok and "Re-simulated 120 frames" in check.summary, check.summary
     forged = MatchRecord(1, "pong-duel", "pong", "ada", 1, "loss", "0-0", 5, {**detail, "agent_actions": "0*30"}, 0.0)
     assert not board_server.resimulate_pong(forged).ok
+    # the Watch page: the recorded match re-simulated, checked and shown as a video
+    match = app_env.record_match("pong-duel", "pong", "ada", 1, "loss", 5, detail, score="0-0")
+    at = app("watch", match=str(match.id))
+    assert not at.exception and at.selectbox(key="watch-match-game").value == "pong-duel"
+    at = at.button(key=f"watch-pong-resim-{match.id}").click().run()
+    assert not at.exception
+    assert "Re-simulated 120 frames: 0–0 (person–agent); recorded 0–0." in texts(at)
+    assert "come out the same, frame for frame" in texts(at)
+    assert len(at.get("video")) == 1

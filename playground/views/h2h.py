@@ -189,16 +189,21 @@ def _pong_replay(match: Any) -> None:
         f"{detail.get('frames', '?')} frames from seed {match.seed}. The replay (seed, the person's action on every "
         "frame, the agent's every 4th frame) re-simulates the match: the agent's actions are recomputed, not read."
     )
-    if st.button("Re-simulate this match", key=f"watch-pong-resim-{match.id}"):
+    if st.button("Re-simulate and show this match", key=f"watch-pong-resim-{match.id}"):
+        from agents.media.watch import encode_mp4
         from playground import board_server
 
         with st.spinner("Re-running every frame of the match…"):
             try:
-                check = board_server.resimulate_pong(match)
+                check = board_server.resimulate_pong(match, frame_every=2)
             except Exception as exc:  # the replay came from the store, but its content is checked here
                 st.error(f"Match {match.id} cannot be re-simulated here: {ui.literal(ui.one_line(exc))}")
                 return
         (st.success if check.ok else st.error)(check.summary)
+        if check.frames:
+            with st.spinner("Encoding the video…"):
+                st.video(encode_mp4(list(check.frames), 30), format="video/mp4")
+            st.caption("Every second frame of the re-simulated match, at the game's speed (60 frames/s).")
 
 
 def show_match_replays() -> None:
