@@ -24,7 +24,7 @@ from typing import Any
 from agents.bundle import Bundle
 from agents.common.provenance import git_state, hardware, now_iso, package_versions
 from agents.evaluation.evaluate import summarise
-from agents.play.pong_duel import FRAME_SKIP, bots, play_bot
+from agents.play.pong_duel import FRAME_SKIP, bots, play_bots
 
 SEED_BASE = 2_000_000
 EVIDENCE = Path(__file__).resolve().parent / "evidence"
@@ -62,7 +62,12 @@ def run(games: int, seed_base: int, name: str, log=print) -> dict[str, Any]:
         "what": "the shipped Pong agent (right paddle, first_0) vs scripted left paddles in PettingZoo pong_v3, "
         "two players, classic mode; whole matches to 21",
         "command": " ".join(["python -m agents.play.duel_evidence", *sys.argv[1:]]),
-        "agent": {"bundle": "models/pong", "policy_sha256": bundle.policy_id, "deterministic": False},
+        "agent": {
+            "bundle": "models/pong",
+            "policy_sha256": bundle.policy_id,
+            "deterministic": False,
+            "forward": "the matches step together and the agent's forward passes are batched across them",
+        },
         "frame_skip": FRAME_SKIP,
         "seeds": [seed_base, seed_base + games - 1],
         "started": now_iso(),
@@ -74,8 +79,8 @@ def run(games: int, seed_base: int, name: str, log=print) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     t0 = time.time()
     definition = _definition(factories[name]())
-    for i in range(games):
-        r = play_bot(policy, factories[name](), seed_base + i)
+    results = play_bots(policy, factories[name], [seed_base + i for i in range(games)])
+    for i, r in enumerate(results):
         rows.append(
             {
                 "seed": r.seed,

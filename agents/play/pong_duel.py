@@ -293,8 +293,10 @@ def replay(policy: Policy, seed: int, person_actions: list[int], **kwargs: Any) 
 
 
 def _rows(screen: np.ndarray, rgb: tuple[int, int, int], cols: tuple[int, int]) -> np.ndarray:
-    court = screen[PLAY_ROWS[0] : PLAY_ROWS[1], cols[0] : cols[1]]
-    return np.flatnonzero((court == np.array(rgb, np.uint8)).all(-1).any(axis=1)) + PLAY_ROWS[0]
+    # on the court (between the walls) the four colours differ in their red channel alone (background 144,
+    # left paddle 213, right paddle 92, ball 236), so one channel finds them: 5x cheaper than all three
+    court = screen[PLAY_ROWS[0] : PLAY_ROWS[1], cols[0] : cols[1], 0]
+    return np.flatnonzero((court == rgb[0]).any(axis=1)) + PLAY_ROWS[0]
 
 
 def ball_y(screen: np.ndarray) -> float | None:
@@ -361,6 +363,60 @@ def bots() -> dict[str, Callable[[], Bot]]:
         "tracker-200ms": lambda: Tracker("tracker-200ms", delay=12),
         "perfect-tracker": lambda: Tracker("perfect-tracker", delay=0, dead_band=2.0),
     }
+
+
+class _Batched:
+    """One policy call for many matches: the observations queued by :meth:`forward_info` of each match's
+    stand-in are answered together (the bench of 30 matches spends a fifth of the CPU on the network)."""
+
+    def __init__(self, policy: Policy):
+        self.policy = policy
+
+    def probs(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.policy.forward_info(batch)["probs"])
+
+
+class _Answer:
+    """A match's policy whose next answer was computed in a batch."""
+
+    def __init__(self) -> None:
+        self.next: np.ndarray | None = None
+        self.asked: np.ndarray | None = None
+
+    def forward_info(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        assert self.next is not None and self.asked is not None, "no batched answer was queued"
+        assert np.array_equal(obs, self.asked), "the batch answered another observation"
+        out, self.next = self.next, None
+        return {"probs": out[None]}
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        raise NotImplementedError("batched matches sample, as the Atari evaluation does")
+
+
+def play_bots(policy: Policy, bot: Callable[[], Bot], seeds: list[int], **kwargs: Any) -> list[DuelResult]:
+    """Whole matches against fresh bots, one per seed, stepped together so that the agent's forward passes
+    are batched; each match samples with its own seeded stream as :func:`play_bot` does (only the last bits
+    of the network's float outputs may differ from one-at-a-time calls)."""
+    batched = _Batched(policy)
+    answers = [_Answer() for _ in seeds]
+    duels = [PongDuel(a, seed, **kwargs) for a, seed in zip(answers, seeds, strict=True)]
+    bots_ = [bot() for _ in seeds]
+    for b, seed in zip(bots_, seeds, strict=True):
+        b.reset(seed)
+    try:
+        while not all(d.done for d in duels):
+            live = [i for i, d in enumerate(duels) if not d.done]
+            deciding = [i for i in live if duels[i].frame % FRAME_SKIP == 0]
+            if deciding:
+                obs = np.stack([duels[i].eye.obs for i in deciding])
+                for i, p in zip(deciding, batched.probs(obs), strict=True):
+                    answers[i].next, answers[i].asked = p, duels[i].eye.obs[None]
+            for i in live:
+                duels[i].step(bots_[i].act(duels[i].screen))
+        return [d.result() for d in duels]
+    finally:
+        for d in duels:
+            d.close()
 
 
 def play_bot(policy: Policy, bot: Bot, seed: int, **kwargs: Any) -> DuelResult:

@@ -144,3 +144,18 @@ def test_the_tracker_moves_toward_where_the_ball_was_and_serves():
 def test_the_sides_are_the_right_and_left_paddles():
     assert (AGENT, PERSON) == ("first_0", "second_0")
     assert set(bots()) == {"random", "tracker-200ms", "perfect-tracker"}
+
+
+@pytest.mark.shipped
+@pytest.mark.slow
+def test_matches_stepped_together_play_as_one_at_a_time():
+    """The evidence batches the agent's forward passes across matches: the same matches, action for action."""
+    from agents.play.pong_duel import play_bots
+
+    policy = Bundle.shipped("pong").policy()
+    together = play_bots(policy, bots()["tracker-200ms"], [3, 4], max_frames=400)
+    alone = [play_bot(policy, bots()["tracker-200ms"](), seed, max_frames=400) for seed in (3, 4)]
+    assert [r.agent_actions for r in together] == [r.agent_actions for r in alone]
+    assert [(r.agent_points, r.person_points, r.frames) for r in together] == [
+        (r.agent_points, r.person_points, r.frames) for r in alone
+    ]
