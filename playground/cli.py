@@ -487,8 +487,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--update", metavar="FILE", help="replace the table between the markers in FILE (README.md)")
     s.set_defaults(func=cmd_table)
 
+    s = sub.add_parser("lab-worker", help="run the Lab's training jobs from the database (as the app's workers do)")
+    s.add_argument("--workers", type=int, help="jobs at once (default $PLAYGROUND_LAB_WORKERS, at least 1)")
+    s.set_defaults(func=cmd_lab_worker)
+
     _add_reproduce_parsers(sub)
     return p
+
+
+def cmd_lab_worker(args) -> int:
+    """Lab workers outside the app, e.g. on a training machine while the app replicas set PLAYGROUND_LAB_WORKERS=0."""
+    from playground.lab.runner import serve
+
+    return serve(args.workers)
 
 
 def main(argv: list[str] | None = None) -> int:

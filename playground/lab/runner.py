@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import json
 import os
 import secrets
@@ -613,3 +614,26 @@ def make_bundle(job: Job) -> threading.Thread:
     t = threading.Thread(target=build, name=f"lab-bundle-{job.id}", daemon=True)
     t.start()
     return t
+
+
+def serve(workers: int | None = None, say: Callable[[str], None] = print) -> int:
+    """``playground lab-worker``: a worker pool in this process until SIGINT or SIGTERM, which stop it and put
+    its running jobs back in the queue (another worker, or this one restarted, resumes them)."""
+    from playground.store.db import get_database
+
+    limits = LabLimits.from_settings()
+    if workers is not None:
+        if workers < 1:
+            raise PlaygroundError(f"--workers must be at least 1, got {workers}")
+        limits = dataclasses.replace(limits, workers=workers)
+    elif limits.workers < 1:
+        limits = dataclasses.replace(limits, workers=1)
+    pool = LabRunner(JobStore(get_database()), limits).start()
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    say(f"lab worker {pool.name}: {limits.workers} worker(s), runs under {limits.lab_dir}; Ctrl-C stops it")
+    done.wait()
+    say("stopping: running jobs go back to the queue")
+    pool.stop()
+    return 0

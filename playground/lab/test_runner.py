@@ -197,3 +197,22 @@ def test_cleanup_by_age_then_by_disk_size_and_never_an_active_job(lab):
     removed = runner.cleanup(store, dataclasses.replace(limits, max_disk_bytes=65_000))  # 70 kB in the lab
     assert removed == [d.id]  # the oldest finished one goes first, until the lab is under the size
     assert not runner.job_folder(d).exists() and runner.job_folder(e).exists() and runner.job_folder(queued).exists()
+
+
+@pytest.mark.slow
+def test_the_lab_worker_command_runs_jobs_and_requeues_them_on_sigterm(lab, tmp_path):
+    store, limits = lab
+    (job,) = runner.submit(store, "cartpole", [("cli", tiny(timesteps=200_000))], "s", limits)
+    env = {**os.environ, "PLAYGROUND_DATA": str(tmp_path / "data")}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "playground", "lab-worker"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(lambda: live.read_rows(job.run_dir), what="the first update")
+        assert store.get(job.id).state == "running"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, _ = worker.communicate(timeout=60)
+    assert worker.returncode == 0, out
+    assert "lab worker" in out and "running jobs go back to the queue" in out
+    assert store.get(job.id).state == "queued"  # the next worker resumes it
