@@ -48,8 +48,9 @@ def _definition(bot: Any) -> dict[str, Any]:
     }
 
 
-def run(games: int, seed_base: int, name: str, log=print) -> dict[str, Any]:
-    """Play ``games`` matches against the named bot; the evidence as a JSON-ready dict."""
+def run(games: int, seed_base: int, name: str, log=print, part: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+    """Play ``games`` matches against the named bot (``part`` = (i, k): only the games whose index is i mod k,
+    so k processes share them); the evidence as a JSON-ready dict."""
     import torch
 
     torch.set_num_threads(1)
@@ -79,8 +80,9 @@ def run(games: int, seed_base: int, name: str, log=print) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     t0 = time.time()
     definition = _definition(factories[name]())
-    results = play_bots(policy, factories[name], [seed_base + i for i in range(games)])
-    for i, r in enumerate(results):
+    mine = [i for i in range(games) if i % part[1] == part[0]]
+    results = play_bots(policy, factories[name], [seed_base + i for i in mine])
+    for i, r in zip(mine, results, strict=True):
         rows.append(
             {
                 "seed": r.seed,
@@ -95,8 +97,16 @@ def run(games: int, seed_base: int, name: str, log=print) -> dict[str, Any]:
             }
         )
         log(f"{name} game {i + 1}/{games}: agent {r.agent_points} - {r.person_points} ({r.frames} frames)")
+    out["opponents"][name] = opponent(definition, rows, time.time() - t0)
+    out["finished"] = now_iso()
+    return out
+
+
+def opponent(definition: dict[str, Any], rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """One opponent's summary: the agent's wins with a Wilson CI, points for and against with bootstrap CIs."""
+    games = len(rows)
     wins = sum(row["agent"] > row["opponent"] for row in rows)
-    out["opponents"][name] = {
+    return {
         "definition": definition,
         "games": games,
         "agent_wins": wins,
@@ -105,11 +115,31 @@ def run(games: int, seed_base: int, name: str, log=print) -> dict[str, Any]:
         "ci_method_wins": "Wilson score interval, 95 %",
         "points_for": summarise([row["agent"] for row in rows]),
         "points_against": summarise([row["opponent"] for row in rows]),
-        "seconds": round(time.time() - t0, 1),
-        "matches": rows,
+        "seconds": round(seconds, 1),
+        "matches": sorted(rows, key=lambda row: row["seed"]),
     }
-    out["finished"] = now_iso()
-    return out
+
+
+def merge(folder: Path, name: str, parts: int) -> dict[str, Any]:
+    """The ``parts`` part files of one opponent as one evidence file (the part files are then removed)."""
+    paths = [folder / f"pong_duel_{name}.part{i}of{parts}.json" for i in range(parts)]
+    missing = [p.name for p in paths if not p.exists()]
+    if missing:
+        raise SystemExit(f"cannot merge {name}: missing {', '.join(missing)}; run every --part first")
+    pieces = [json.loads(p.read_text()) for p in paths]
+    first = pieces[0]
+    rows = [row for piece in pieces for row in piece["opponents"][name]["matches"]]
+    seconds = max(piece["opponents"][name]["seconds"] for piece in pieces)
+    merged = {
+        **first,
+        "command": [piece["command"] for piece in pieces],
+        "code": [piece["code"] for piece in pieces],
+        "finished": max(piece["finished"] for piece in pieces),
+        "opponents": {name: opponent(first["opponents"][name]["definition"], rows, seconds)},
+    }
+    for p in paths:
+        p.unlink()
+    return merged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,16 +149,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bots", nargs="*", default=list(bots()), choices=list(bots()))
     parser.add_argument("--out-dir", type=Path, default=EVIDENCE)
     parser.add_argument("--table", action="store_true", help="print the Markdown table of the files; play nothing")
+    parser.add_argument(
+        "--part", type=int, nargs=2, metavar=("I", "K"), help="play only games i, i+k, …: k processes share them"
+    )
+    parser.add_argument("--merge", type=int, metavar="K", help="merge the K part files of each --bots opponent")
     args = parser.parse_args(argv)
     if args.table:
         print(table(args.out_dir))
         return 0
     if not 1 <= args.games <= 1000:
         parser.error(f"--games must be 1 to 1000, got {args.games}")
+    part = tuple(args.part) if args.part else (0, 1)
+    if not 0 <= part[0] < part[1] <= args.games:
+        parser.error(f"--part I K needs 0 <= I < K <= --games, got {part}")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     for bot in args.bots:
-        evidence = run(args.games, args.seed_base, bot, log=lambda s: print(s, flush=True))
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        (args.out_dir / f"pong_duel_{bot}.json").write_text(json.dumps(evidence, indent=1) + "\n")
+        if args.merge:
+            evidence = merge(args.out_dir, bot, args.merge)
+            name = f"pong_duel_{bot}.json"
+        else:
+            evidence = run(args.games, args.seed_base, bot, log=lambda s: print(s, flush=True), part=part)
+            name = f"pong_duel_{bot}.json" if part[1] == 1 else f"pong_duel_{bot}.part{part[0]}of{part[1]}.json"
+        (args.out_dir / name).write_text(json.dumps(evidence, indent=1) + "\n")
         report(evidence)
     return 0
 
