@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from agents.bundle.card import model_card
+from agents.bundle.interop import registered_env_id, write_interop_files
 from agents.bundle.manifest import Manifest
 from agents.bundle.writer import BundleWriter
 from agents.common.errors import BundleError
@@ -151,7 +153,15 @@ def build_bundle(
             read_json(best["dir"] / "final" / "normalize.json", "normalize.json", BundleError)
         )
         export_policy(model.policy, norm.normalizer() if norm else None, w.path)
-        config_text = w.copy(best["dir"] / "config.yml", "config.yml").read_text()
+        config = yaml.safe_load((best["dir"] / "config.yml").read_text())  # our own run's file
+        seed = best["seed"]
+        metrics = {
+            f"training-seed{seed}.csv": (best["dir"] / "diagnostics.csv").read_bytes(),
+            f"eval-during-training-seed{seed}.csv": (best["dir"] / "eval.csv").read_bytes(),
+        }
+        # config.yml with the Zoo's keys, args.yml, env_kwargs.yml, vec_normalize.pkl, policy.onnx
+        write_interop_files(w.path, spec, config, seed, metrics)
+        config_text = (w.path / "config.yml").read_text()
 
         # evidence: every seed's curves and periodic evaluations, health per seed
         health: dict[str, Any] = {"shipped_seed": best["seed"], "seeds": {}}
@@ -170,6 +180,7 @@ def build_bundle(
             game=spec.slug,
             env_id=spec.env_id,
             env_kwargs=spec.env_kwargs,
+            registered_env_id=registered_env_id(spec),
             origin="trained",
             files={},
             seeds=seeds,

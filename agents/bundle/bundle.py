@@ -252,8 +252,13 @@ class Bundle:
         )
 
     def config(self) -> dict[str, Any]:
-        """config.yml as a mapping: no YAML aliases, bounded nesting, finite numbers."""
-        return validate.config(parse_yaml(self.config_text(), f"{self.path}/config.yml", BundleError))
+        """config.yml as our hyperparameters: no YAML aliases, bounded nesting, finite numbers. A trained bundle's
+        Zoo keys (``normalize``, ``frame_stack``, ``env_wrapper``) are checked against the game and dropped and its
+        ``policy_kwargs`` expression parsed (never eval'd); an imported one's is the source's, as it is."""
+        from agents.bundle.interop import hyperparameters
+
+        data = validate.config(parse_yaml(self.config_text(), f"{self.path}/config.yml", BundleError))
+        return data if self.is_external else hyperparameters(self.spec, data, f"{self.path}/config.yml")
 
     def card(self) -> str:
         """The model card (README.md with the Hub's metadata)."""
@@ -285,6 +290,9 @@ class Bundle:
 
     def diagnostics_text(self, seed: int) -> str:
         return self._seed_csv("training", seed)[1]
+
+    def periodic_evals_text(self, seed: int) -> str:
+        return self._seed_csv("eval-during-training", seed)[1]
 
     def diagnostics(self, seed: int) -> list[dict[str, Any]]:
         """training-seed<S>.csv: one row per PPO update, numbers as floats, every charted column there."""

@@ -9,28 +9,32 @@ from typing import Any
 
 import yaml
 
+from agents.bundle.interop import registered_env_id
 from agents.bundle.manifest import EXTERNAL, Manifest
+from agents.bundle.usage import protocol_words, usage_section
 from agents.common.settings import models_dir
 from agents.evaluation.evaluate import EvalResult
 from envs import GAMES, GameSpec
 
 
 def card_data(spec: GameSpec, summary: dict):
-    """The Hub's card metadata for a PPO agent: library_name, the RL tags and model-index "mean +/- std"."""
+    """The Hub's card metadata for a PPO agent: library_name, the RL tags and model-index "mean +/- std", under
+    the id gymnasium registers for exactly this game (``LunarLanderContinuous-v3`` for the continuous lander)."""
     from huggingface_hub import ModelCardData
     from huggingface_hub.repocard_data import EvalResult
 
+    env_id = registered_env_id(spec)
     score = f"{summary['mean']:.2f} +/- {summary['std']:.2f}"
     return ModelCardData(
         library_name="stable-baselines3",
-        tags=[spec.env_id, "reinforcement-learning", "stable-baselines3", "deep-reinforcement-learning"],
+        tags=[env_id, "reinforcement-learning", "stable-baselines3", "deep-reinforcement-learning", "onnx"],
         model_name="PPO",
         eval_results=[
             EvalResult(
                 task_type="reinforcement-learning",
                 task_name="reinforcement-learning",
-                dataset_type=spec.env_id,
-                dataset_name=spec.env_id,
+                dataset_type=env_id,
+                dataset_name=env_id,
                 metric_type="mean_reward",
                 metric_name="mean_reward",
                 metric_value=score,
@@ -39,13 +43,12 @@ def card_data(spec: GameSpec, summary: dict):
     )
 
 
-def _atari_use_note(spec: GameSpec) -> str:
+def _atari_zip_note(spec: GameSpec) -> str:
     if not spec.is_atari:
         return ""
     return (
-        f" on `{spec.env_id}` with {spec.env_kwargs}, SB3's `AtariWrapper` and `VecFrameStack(n_stack="
-        f"{spec.frame_stack})`. The zip carries no optimizer moments (a fresh Adam), which keeps the bundle "
-        "small; training on from it restarts Adam's estimates"
+        "\nThe zip carries no optimizer moments (a fresh Adam), which keeps the bundle small; training on from it "
+        "restarts Adam's estimates.\n"
     )
 
 
@@ -67,7 +70,7 @@ def model_card(spec: GameSpec, manifest: Manifest, result: EvalResult, health: d
         for f in health["seeds"][str(manifest.shipped_seed)]["findings"]
     )
     body = f"""
-# PPO agent playing {spec.env_id}
+# PPO agent playing {registered_env_id(spec)}
 
 A PPO agent ({spec.name}) trained with [Stable-Baselines3](https://github.com/DLR-RM/stable-baselines3) by
 PPO Playground. Every number below comes from the files in `evidence/`; `playground verify` re-checks them.
@@ -79,7 +82,7 @@ PPO Playground. Every number below comes from the files in `evidence/`; `playgro
 | mean ± std over {s["episodes"]} episodes | **{s["mean"]:.2f} +/- {s["std"]:.2f}** |
 | 95 % CI of the mean | {s["ci95"][0]:.2f} … {s["ci95"][1]:.2f} ({s["ci_method"]}) |
 | min / max | {s["min"]:.2f} / {s["max"]:.2f} |
-| policy | {"deterministic" if result.deterministic else "stochastic"}; episode i resets with seed {result.seeds[0]} + i |
+| protocol | {protocol_words(spec, result)} |
 | bar ({bar.describe()}) | {"met" if met else "not met"} |
 | solved threshold | {spec.solved_threshold:g} ({spec.solved_source}) |
 | our budget | {manifest.timesteps[str(manifest.shipped_seed)]:,} steps (shipped seed) |
@@ -104,14 +107,13 @@ Hyperparameters (`config.yml`; starting point: RL Baselines3 Zoo `hyperparams/pp
 {config_text.strip()}
 ```
 
-## Use
+{usage_section(spec, result, f"ppo-{spec.hub_env_id}.zip")}{_atari_zip_note(spec)}
+In a checkout of the playground:
 
 ```bash
 playground verify {spec.slug}        # checksums + re-simulate every replay
 playground evaluate {spec.slug}      # re-run the {s["episodes"]}-episode evaluation
 ```
-
-With plain SB3: `PPO.load("{f"ppo-{spec.hub_env_id}.zip"}")`{" (observations must be normalised with the statistics in policy.json)" if spec.normalize else ""}{_atari_use_note(spec)}.
 
 ## Reproduce
 
@@ -125,7 +127,9 @@ Versions, hardware and checksums: `evidence/manifest.json`.
     return f"---\n{data.to_yaml()}\n---\n{body}"
 
 
-def external_card(spec: GameSpec, manifest: Manifest, result: EvalResult, config: dict[str, Any]) -> str:
+def external_card(
+    spec: GameSpec, manifest: Manifest, result: EvalResult, config: dict[str, Any], normalized: bool = False
+) -> str:
     """README.md for an imported agent: the Hub's metadata and what is (and is not) known about it."""
     from huggingface_hub import ModelCard
 
@@ -133,7 +137,7 @@ def external_card(spec: GameSpec, manifest: Manifest, result: EvalResult, config
     data = card_data(spec, s)
     src = manifest.source or {}
     body = f"""
-# PPO agent playing {spec.env_id} ({EXTERNAL})
+# PPO agent playing {registered_env_id(spec)} ({EXTERNAL})
 
 An SB3 PPO checkpoint trained elsewhere and imported by PPO Playground (`{manifest.commands["import"]}`)
 without unpickling anything. **It was not trained or reproduced here**: there are no training curves and no
@@ -145,7 +149,7 @@ health verdict. The evaluation below was run here, with the game's protocol.
 |---|---|
 | mean ± std over {s["episodes"]} episodes | **{s["mean"]:.2f} +/- {s["std"]:.2f}** |
 | 95 % CI of the mean | {s["ci95"][0]:.2f} … {s["ci95"][1]:.2f} ({s["ci_method"]}) |
-| policy | {"deterministic" if result.deterministic else "stochastic"}; episode i resets with seed {result.seeds[0]} + i |
+| protocol | {protocol_words(spec, result)} |
 | bar ({spec.bar.describe()}) | {"met" if spec.bar.met_by(s["mean"], s["std"]) else "not met"} |
 
 ## Source
@@ -165,7 +169,8 @@ Hyperparameters as recorded by the source (`config.yml`):
 ```
 
 `playground verify` checks the checksums, loads the policy without unpickling and re-simulates the replays.
-"""
+
+{usage_section(spec, result, f"ppo-{spec.hub_env_id}.zip", normalized)}"""
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
 
 

@@ -42,6 +42,7 @@ import yaml
 
 from agents.bundle.build import write_evaluation
 from agents.bundle.card import external_card
+from agents.bundle.interop import registered_env_id, write_interop_files
 from agents.bundle.manifest import EXTERNAL, Manifest
 from agents.bundle.writer import BundleWriter
 from agents.common import untrusted
@@ -586,12 +587,55 @@ def import_checkpoint(
     command: str | None = None,
     warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
     register: bool = True,
+    revision: str | None = None,
+    endpoint: str | None = None,
+    hub: dict[str, Any] | None = None,
 ) -> Path:
-    """Import an SB3 PPO zip or RL Zoo run as a bundle (default under ``$PLAYGROUND_DATA/imported/``)."""
+    """Import an SB3 PPO zip or RL Zoo run as a bundle (default under ``$PLAYGROUND_DATA/imported/``).
+
+    ``source_path`` may be a Hub repo id (``ORG/NAME``, a Zoo or Deep RL course repo): its zip and Zoo files are
+    downloaded through huggingface_hub first (``agents.hub.client.fetch_checkpoint``), then imported as a folder.
+    """
+    import tempfile
+
+    from agents.hub.client import fetch_checkpoint, is_repo_id
+
+    if isinstance(source_path, str) and is_repo_id(source_path):
+        with tempfile.TemporaryDirectory(prefix="playground-import-") as tmp:
+            folder, hub = fetch_checkpoint(source_path, Path(tmp), revision, endpoint)
+            return import_checkpoint(
+                folder,
+                game,
+                out=out or default_out(get_spec(game), find_source(folder)),
+                trust_pickle=trust_pickle,
+                episodes=episodes,
+                replays=replays,
+                command=command or f"playground import {source_path} --game {get_spec(game).slug}",
+                warn=warn,
+                register=register,
+                hub=hub,
+            )
+    return _import(source_path, game, out, trust_pickle, episodes, replays, command, warn, register, hub)
+
+
+def _import(
+    source_path: str | Path,
+    game: str,
+    out: str | Path | None,
+    trust_pickle: bool,
+    episodes: int | None,
+    replays: int,
+    command: str | None,
+    warn: Callable[[str], None],
+    register: bool,
+    hub: dict[str, Any] | None,
+) -> Path:
     from stable_baselines3 import PPO
 
     spec = get_spec(game)
     src = find_source(Path(source_path))
+    if hub is not None:
+        src.kind = f"hub repo ({src.kind})"
     for note in src.notes:
         warn(f"note: {note}")
     ckpt = read_checkpoint(src.zip)
@@ -674,7 +718,10 @@ def import_checkpoint(
         model.save(w.path / f"ppo-{spec.hub_env_id}.zip")
         env.close()
 
-        w.write_text("config.yml", yaml.safe_dump(config, sort_keys=False))
+        # config.yml (the source's hyperparameters plus the Zoo's keys for how it is evaluated here), args.yml,
+        # env_kwargs.yml, vec_normalize.pkl (written by SB3 from the statistics we read), policy.onnx
+        note = b"Imported by PPO Playground: no training curves (trained elsewhere, not reproduced here).\n"
+        write_interop_files(w.path, spec, config, None, {"README.txt": note}, normalized=normalizer is not None)
         try:
             result = write_evaluation(w, spec, out_dir, episodes, replays)
         except BundleError as exc:  # the policy's own checks: non-finite outputs, spaces
@@ -682,7 +729,8 @@ def import_checkpoint(
 
         source = {
             "kind": src.kind,
-            "path": str(src.path.resolve()),
+            "path": f"hub {hub['repo']}@{hub['commit']}" if hub else str(src.path.resolve()),
+            **({"hub": hub} if hub else {}),
             "zip": src.zip.name[:200],
             "zip_sha256": ckpt.sha256,
             "config": None
@@ -705,6 +753,7 @@ def import_checkpoint(
             game=spec.slug,
             env_id=spec.env_id,
             env_kwargs=spec.env_kwargs,
+            registered_env_id=registered_env_id(spec),
             origin="external",
             files={},
             source=source,
@@ -722,11 +771,12 @@ def import_checkpoint(
                 "bundled": {"started": started, "finished": now_iso()},
             },
         )
-        w.write_text("README.md", external_card(spec, manifest, result, config))
+        w.write_text("README.md", external_card(spec, manifest, result, config, normalizer is not None))
         w.finish(manifest)
         _accept(w.path)
     if register:
         from agents.hub import registry
 
-        registry.add(f"import:{out_dir.resolve()}", spec.slug, out_dir.resolve(), f"imported from {src.path.name}")
+        name = f"{hub['repo']}@{hub['commit'][:7]}" if hub else src.path.name
+        registry.add(f"import:{out_dir.resolve()}", spec.slug, out_dir.resolve(), f"imported from {name}")
     return out_dir

@@ -66,6 +66,9 @@ class Manifest:
     provenance: dict[str, Any] = field(default_factory=dict)
     """code, versions, hardware, time stamps: shown and compared, never interpreted"""
     format: str = FORMAT
+    registered_env_id: str | None = None
+    """the id gymnasium registers for exactly this game (``LunarLanderContinuous-v3`` where ``env_id`` is
+    ``LunarLander-v3`` with ``continuous=True``): the id the card, the Hub repo and the Zoo files use"""
 
     _PROVENANCE_KEYS = ("code", "versions", "hardware", "started", "finished", "bundled", "python_executable")
 
@@ -98,6 +101,7 @@ class Manifest:
             "game": self.game,
             "env_id": self.env_id,
             "env_kwargs": self.env_kwargs,
+            **({"registered_env_id": self.registered_env_id} if self.registered_env_id else {}),
             "algo": self.algo,
             "origin": self.origin_label,
         }
@@ -172,6 +176,7 @@ class Manifest:
             source=source,
             provenance=provenance,
             format=d["format"],
+            registered_env_id=need("registered_env_id", (str, type(None)), None),
         )
 
 

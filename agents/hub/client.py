@@ -107,7 +107,10 @@ def plan_publish(bundle_ref: str | Path, repo: str, endpoint: str | None = None)
         )
     card = ModelCard(bundle.card())
     tags = set(card.data.tags or [])
-    if card.data.library_name != "stable-baselines3" or not card.data.eval_results or bundle.spec.env_id not in tags:
+    from agents.bundle.interop import registered_env_id
+
+    env_tagged = bool({bundle.spec.env_id, registered_env_id(bundle.spec)} & tags)
+    if card.data.library_name != "stable-baselines3" or not card.data.eval_results or not env_tagged:
         raise HubError(
             f"{bundle.path}/README.md lacks the Hub's metadata (library_name stable-baselines3, the env id "
             "tag, model-index); rebuild the bundle"
@@ -434,3 +437,74 @@ def _open_checksummed(
         return Bundle.open(snapshot)
     except BundleError as exc2:
         raise HubError(f"{hub.at} (commit {commit[:12]}) fails its checks, so it was not added: {exc2}") from None
+
+
+# --- import by repo id ----------------------------------------------------------------------------------
+
+CHECKPOINT_FILES = ("config.yml", "args.yml", "env_kwargs.yml", "vec_normalize.pkl")
+"""what an RL Zoo or Deep RL course repo holds beside its zip that ``playground import`` reads (the pickle only
+with ``--trust-pickle``; it is downloaded so that the import can say why it refuses the run)"""
+MAX_REPO_LISTING = 1000
+
+
+def is_repo_id(text: str) -> bool:
+    """``ORG/NAME`` as the Hub spells repo ids (and not a path that exists here)."""
+    return bool(_REPO_RE.match(text)) and ".." not in text and not Path(text).exists()
+
+
+def fetch_checkpoint(
+    repo: str, dest: Path, revision: str | None = None, endpoint: str | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """Download an SB3 checkpoint repo (RL Zoo or Deep RL course layout) into ``dest/<NAME>`` for the safe import.
+
+    The repo's file list comes from the Hub; only the ``.zip`` named like the repo (``ppo-<EnvId>.zip``, else the
+    only zip) and the files of ``CHECKPOINT_FILES`` are downloaded, each by its exact name with
+    ``hf_hub_download`` after its size was checked (``PLAYGROUND_MAX_FILE_MB``, the sum under
+    ``PLAYGROUND_MAX_BUNDLE_MB``), pinned to one commit. They are copied (never linked) into ``dest/<NAME>``, the
+    folder ``playground import`` then reads as any other. Returns the folder and ``{"repo", "commit", "endpoint"}``.
+    """
+    import shutil
+
+    from huggingface_hub import HfApi
+
+    from agents.common.settings import max_bundle_bytes, max_file_bytes
+    from agents.common.untrusted import too_big
+
+    repo_id = repo_id_for(repo)
+    hub = _Download(repo_id, revision, endpoint)
+    try:
+        with _quiet_retries():
+            info = HfApi(endpoint=hub.url).model_info(repo_id, revision=revision or "main")
+    except Exception as exc:
+        from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+        if isinstance(exc, RepositoryNotFoundError):
+            raise HubError(
+                f"no repo {repo_id} on {hub.url} (or it is private and you are not logged in): {_answer(exc)}"
+            ) from None
+        if isinstance(exc, RevisionNotFoundError):
+            raise HubError(f"{repo_id} on {hub.url} has no revision {revision!r}: {_answer(exc)}") from None
+        raise HubError(f"cannot list the files of {hub.at} on {hub.url}: {_unreachable(exc)}") from None
+    names = [s.rfilename for s in (info.siblings or [])][:MAX_REPO_LISTING]
+    commit = info.sha
+    name = repo_id.split("/", 1)[1]
+    zips = [n for n in names if n.endswith(".zip") and "/" not in n and n != "train_eval_metrics.zip"]
+    chosen = f"{name}.zip" if f"{name}.zip" in zips else (zips[0] if len(zips) == 1 else None)
+    if chosen is None:
+        raise HubError(
+            f"{hub.at} holds no SB3 checkpoint to import: expected {name}.zip or a single zip "
+            f"(zips: {', '.join(zips[:10]) or 'none'})"
+        )
+    wanted = [chosen, *(f for f in CHECKPOINT_FILES if f in names)]
+    total = 0
+    for rel in wanted:
+        total += hub.size(rel, commit, max_file_bytes(), "PLAYGROUND_MAX_FILE_MB")
+        if total > max_bundle_bytes():
+            raise HubError(
+                too_big(f"{hub.at}: the files to import", total, max_bundle_bytes(), "PLAYGROUND_MAX_BUNDLE_MB")
+            )
+    folder = Path(dest) / name
+    folder.mkdir(parents=True, exist_ok=False)
+    for rel in wanted:
+        shutil.copyfile(hub.fetch(rel, commit), folder / rel)  # a copy: the importer refuses links
+    return folder, {"repo": repo_id, "commit": commit, "endpoint": hub.url}
