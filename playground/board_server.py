@@ -391,6 +391,9 @@ class Session:
             msg.update(record(self.server.store(), game))
         except PlaygroundError as exc:
             msg["note"] = f"Not rated: the ratings store cannot be used ({exc})."
+        except Exception as exc:  # the moves are applied: the game must still end on the page, unrated
+            log.exception("recording a board game failed")
+            msg["note"] = f"Not rated: recording the game failed ({type(exc).__name__})."
         return msg
 
     def _refuse_record(self) -> str | None:

@@ -225,6 +225,15 @@ def test_without_an_agent_or_a_store_the_server_says_so(tmp_path, leftmost):
         _, end = play_out(ws, 0, lambda legal, ply: 3)
         assert end["match_id"] is None and "disk I/O error" in end["note"]
 
+    class Failing:
+        def rating(self, *args):
+            raise RuntimeError("a bug in the store")
+
+    server = BoardServer(BoardLimits(), AgentCache(lambda: leftmost), Failing)
+    with client(server).websocket_connect(PATH) as ws:
+        _, end = play_out(ws, 0, lambda legal, ply: 3)  # the game still ends on the page
+        assert end["outcome"] == "win" and end["note"] == "Not rated: recording the game failed (RuntimeError)."
+
 
 def test_over_the_cap_a_socket_is_told_busy(leftmost, store):
     server = make_server(leftmost, store, max_games=1)
