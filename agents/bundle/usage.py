@@ -170,11 +170,15 @@ def _onnx(spec: GameSpec, rid: str, result: EvalResult) -> str:
 
 
 def _playground(spec: GameSpec, rid: str) -> str:
+    evaluate = (
+        "from agents.bundle import Bundle; from agents.hub import registry; "
+        f"r = Bundle.open(registry.get('hub:{rid}').path).evaluate(episodes={SNIPPET_EPISODES}); "
+        "print(f'mean_reward={r.mean:.2f} +/- {r.std:.2f}')"
+    )
     return "\n".join(
         [
             f"playground pull {rid}  # exactly the listed files; every checksum verified, every replay re-simulated",
-            f"python -c \"from agents.hub.client import pull; r = pull('{rid}')[0].evaluate(episodes="
-            f"{SNIPPET_EPISODES}); print(f'mean_reward={{r.mean:.2f}} +/- {{r.std:.2f}}')\"",
+            f'python -c "{evaluate}"',
         ]
     )
 
@@ -241,7 +245,8 @@ you published the bundle under yours); set `HF_ENDPOINT` for another Hub.
 {_onnx(spec, rid, result)}
 ```
 
-**PPO Playground** (pull checks every file; `evaluate` uses the recorded protocol, seeds included):
+**PPO Playground** (pull checks every file and registers the agent; `evaluate` uses the recorded protocol, seeds
+included):
 
 <!-- snippet: playground -->
 ```bash
