@@ -201,7 +201,7 @@ def gallery_table(models: Path | None = None) -> str:
         steps = m.steps_of_shipped_seed() or 0
         wall = m.total_wall_seconds()
         rows.append(
-            f"| {spec.name} (`{spec.env_id}`) | {spec.bar.describe()} | {s['mean']:.2f} ± {s['std']:.2f} "
+            f"| {spec.name} (`{registered_env_id(spec)}`) | {spec.bar.describe()} | {s['mean']:.2f} ± {s['std']:.2f} "
             f"({s['ci95'][0]:.2f} … {s['ci95'][1]:.2f}) | {'yes' if spec.bar.met_by(s['mean'], s['std']) else 'no'} "
             f"| {len(m.seeds)} | {steps:,} | {wall / 60:.1f} min ({len(m.seeds)} seed{'s' if len(m.seeds) != 1 else ''}) | {_zoo(spec)} |"
         )

@@ -152,3 +152,14 @@ def test_onnx_gives_the_sb3_models_actions(slug):
         assert np.array_equal(probs.argmax(axis=1), expected)
     else:
         np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.shipped
+@pytest.mark.parametrize("slug", SHIPPED)
+def test_train_config_reads_the_bundles_zoo_config(slug):
+    """``playground train --config models/<slug>/config.yml`` trains with the bundle's hyperparameters: the Zoo's
+    keys agree with the game and are dropped."""
+    from agents.training.config import load_config
+
+    b = Bundle.open(slug, check=False)
+    assert load_config(b.spec, b.path / "config.yml") == b.config()
