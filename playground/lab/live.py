@@ -12,7 +12,6 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -167,8 +166,3 @@ def comparison_line(runs: dict[str, list[dict[str, float]]], threshold: float) -
     if best and ratio >= 1.5:
         parts.append(f"{best} ({ratio:.1f}×)")
     return f"Over the first {common:,} steps (all runs have them): " + "; ".join(parts) + "."
-
-
-def chart_frame(runs: dict[str, list[dict[str, float]]]) -> list[dict[str, Any]]:
-    """Long-form records (run, timesteps, every column) for the charts."""
-    return [{"run": label, **r} for label, rows in runs.items() for r in rows]

@@ -3,9 +3,11 @@ folders): a knob out of range is refused with its message and nothing is queued;
 together and opens them as a comparison; runs with diagnostics get curves, health and a reading; a finished
 run gets its evaluation, Watch and Play links and Make a bundle."""
 
+import json
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -94,7 +96,12 @@ def test_runs_with_diagnostics_show_curves_health_a_reading_and_the_finished_run
     assert "20-episode evaluation: **500.00 ± 0.00**" in t
     assert "Over the first" in t and "steps (all runs have them)" in t  # the reading, from the curves
     assert "Health:" in t
-    assert len(at.get("arrow_vega_lite_chart")) == 7 or len(at.get("vega_lite_chart")) == 7
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 7  # reward, entropy, approx KL, clip fraction, explained variance, value loss, lr
+    data = {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pylist() for d in charts[0].proto.datasets}
+    assert {p["run"] for p in data["runs"]} == {"clip 0.2", "clip off (ε = 100)"}  # both runs
+    assert data["ref"] and "runs" in json.dumps(json.loads(charts[0].proto.spec)["layer"])  # and the shipped run
+    assert len([p for p in data["runs"] if p["run"] == "clip 0.2"]) <= 301  # at most ~300 points a curve
     links = {(e.proto.label, e.proto.page) for e in at.get("page_link")}
     assert {label for label, _ in links} >= {"Watch", "Play (Versus)"}
     assert at.button(key=f"lab-bundle-{jobs[0].id}")  # Make a bundle

@@ -8,7 +8,9 @@ nothing and a restart of the app resumes them. ``?jobs=<id>,<id>`` opens a compa
 can watch it; only the browser that queued a job can cancel it).
 """
 
+import copy
 import hashlib
+import math
 import re
 import secrets
 
@@ -69,6 +71,38 @@ def expected(slug: str, full: bool = False) -> float | None:
 @st.cache_data(show_spinner=False)
 def game_defaults(slug: str) -> dict:
     return knobs.defaults(slug)
+
+
+@st.cache_resource(show_spinner=False)
+def chart_template(column: str, with_reference: bool, threshold: float) -> dict:
+    """The Vega-Lite spec of :func:`playground.ui.metric_chart` for ``column`` (the Evidence page's chart: band,
+    threshold, styles) with its runs and reference data named ``runs`` and ``ref``, so that each redraw only
+    swaps the data: building and validating seven Altair charts every second took the app's process
+    0.2-0.6 s a redraw, time the play route and other pages then waited for."""
+    metric = next(m for m in charted() if m.column == column)
+    runs = pd.DataFrame({"timesteps": [0.0], "run": [""], column: [0.0]})
+    ref = pd.DataFrame({"timesteps": [0.0], column: [0.0]}) if with_reference else None
+    spec = ui.metric_chart(metric, runs, "run", reference=ref, threshold=threshold).to_dict()
+    for layer in spec["layer"]:
+        if layer["mark"].get("type") == "line":
+            spec["datasets"].pop(layer["data"]["name"], None)
+            layer["data"] = {"name": "ref" if "strokeDash" in layer["mark"] else "runs"}
+    return spec
+
+
+def chart_records(rows: list[dict], column: str, run: str | None = None, limit: int = 300) -> list[dict]:
+    """The points of one curve for a chart's data: at most ``limit`` (evenly spaced, the last one kept), NaN as
+    null (JSON has no NaN; Vega-Lite leaves a gap)."""
+    step = max(1, -(-len(rows) // limit))
+    picked = rows[::step] + ([rows[-1]] if rows and (len(rows) - 1) % step else [])
+    out: list[dict] = []
+    for r in picked:
+        v = float(r[column])
+        point: dict = {"timesteps": float(r["timesteps"]), column: v if math.isfinite(v) else None}
+        if run is not None:
+            point["run"] = run
+        out.append(point)
+    return out
 
 
 def shipped_curve(slug: str) -> pd.DataFrame | None:
@@ -232,17 +266,18 @@ def draw_live() -> None:
                         st.error(ui.literal(ui.one_line(exc)))
     if len(runs) >= 2:
         st.info(live.comparison_line(runs, spec.solved_threshold))
-    frame = pd.DataFrame(live.chart_frame(runs))
     curves = charted()
-    if frame.empty:
+    if not any(runs.values()):
         st.caption("The curves appear with the first PPO update.")
     else:
-        frame = frame.rename(columns={"run": "run"})
         for i in range(0, len(curves), 2):
             for col, metric in zip(st.columns(2), curves[i : i + 2], strict=False):
-                with col:
-                    chart = ui.metric_chart(metric, frame, "run", reference=reference, threshold=spec.solved_threshold)
-                    st.altair_chart(chart, width="stretch")
+                name = metric.column
+                chart = copy.deepcopy(chart_template(name, reference is not None, spec.solved_threshold))
+                data = {"runs": [p for label, rows in runs.items() for p in chart_records(rows, name, label)]}
+                if reference is not None:
+                    data["ref"] = chart_records(reference.to_dict("records"), name)
+                col.vega_lite_chart(spec={**chart, "datasets": {**chart["datasets"], **data}}, width="stretch")
         st.caption(
             "Shaded: the healthy band (agents/metrics/table.py); dashed green: the solved threshold; "
             + ("dashed grey: the shipped agent's run of this game (its shipped seed)." if reference is not None else "")
