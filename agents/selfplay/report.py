@@ -2,6 +2,7 @@
 
     python -m agents.selfplay.report ~/selfplay/runs/seed1 ~/selfplay/runs/seed2 --out ~/selfplay/evidence
     python -m agents.selfplay.report ... --out DIR --update docs/connect-four.md   # also the docs' table
+    python -m agents.selfplay.report --merge ~/selfplay/evidence-seed* --out ~/selfplay/evidence   # join
 
 For every run's final agent (``final/agent.json``), ``--games`` games per seat against each opponent
 (random, one-ply, negamax-4): win/draw/loss with Wilson 95 % intervals, and whether the bars of the
@@ -94,12 +95,19 @@ def update_between_markers(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m agents.selfplay.report", description=__doc__.split("\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="run folders written by `playground selfplay`")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="the arguments are folders this command wrote (one per seed, evaluated in parallel): join them",
+    )
     p.add_argument("--out", type=Path, required=True, help="folder for evaluation.json and evaluation.md")
     p.add_argument("--games", type=int, default=1000, help="games per seat and opponent (default 1000)")
     p.add_argument("--seed", type=int, default=2026, help="seeds the opponents' tie-breaks (default 2026)")
     p.add_argument("--opponents", default=",".join(OPPONENTS), help="comma-separated (default %(default)s)")
     p.add_argument("--update", type=Path, help="also write the table between the evidence markers of this file")
     args = p.parse_args(argv)
+    if args.merge:
+        return _merge(args)
     opponents = tuple(o for o in args.opponents.split(",") if o)
     for o in opponents:
         make_bot(o)  # an unknown name fails before any game
@@ -110,12 +118,35 @@ def main(argv: list[str] | None = None) -> int:
     evaluations = [evaluate_run(r.expanduser(), args.games, args.seed, opponents) for r in args.runs]
     args.out.mkdir(parents=True, exist_ok=True)
     doc = {"games_per_seat": args.games, "seed": args.seed, "opponents": opponents, "evaluations": evaluations}
-    (args.out / "evaluation.json").write_text(json.dumps(doc, indent=2) + "\n")
-    table = markdown(evaluations, args.games)
-    (args.out / "evaluation.md").write_text(table)
-    if args.update:
-        update_between_markers(args.update, table)
+    _write(doc, args.out, args.update)
+    return 0
+
+
+def _write(doc: dict, out: Path, update: Path | None) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evaluation.json").write_text(json.dumps(doc, indent=2) + "\n")
+    table = markdown(doc["evaluations"], doc["games_per_seat"])
+    (out / "evaluation.md").write_text(table)
+    if update:
+        update_between_markers(update, table)
     print(table)
+
+
+def _merge(args: argparse.Namespace) -> int:
+    """Join evaluation.json files written with the same games, seed and opponents."""
+    docs = []
+    for folder in args.runs:
+        path = folder.expanduser() / "evaluation.json"
+        if not path.is_file():
+            print(f"error: no evaluation.json in {folder}", file=sys.stderr)
+            return 1
+        docs.append(json.loads(path.read_text()))
+    keys = {(d["games_per_seat"], d["seed"], tuple(d["opponents"])) for d in docs}
+    if len(keys) != 1:
+        print(f"error: the evaluations differ in games, seed or opponents: {sorted(keys)}", file=sys.stderr)
+        return 1
+    evaluations = sorted((e for d in docs for e in d["evaluations"]), key=lambda e: e["training"].get("seed", 0))
+    _write({**docs[0], "evaluations": evaluations}, args.out, args.update)
     return 0
 
 
