@@ -82,14 +82,14 @@ def markdown(evaluations: list[dict], games: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_between_markers(path: Path, text: str) -> None:
-    """Replace what stands between the evidence markers in ``path`` (they must be there)."""
+def update_between_markers(path: Path, text: str, begin: str = BEGIN) -> None:
+    """Replace what stands between ``begin`` and the next end marker in ``path`` (they must be there)."""
     doc = path.read_text()
-    if BEGIN not in doc or END not in doc.split(BEGIN, 1)[1]:
-        raise SystemExit(f"error: {path} has no evidence markers ({BEGIN} ... {END}); add them where the table goes")
-    head, rest = doc.split(BEGIN, 1)
+    if begin not in doc or END not in doc.split(begin, 1)[1]:
+        raise SystemExit(f"error: {path} has no markers ({begin} ... {END}); add them where the table goes")
+    head, rest = doc.split(begin, 1)
     tail = rest.split(END, 1)[1]
-    path.write_text(f"{head}{BEGIN}\n{text}{END}{tail}")
+    path.write_text(f"{head}{begin}\n{text}{END}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:

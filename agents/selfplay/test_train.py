@@ -55,7 +55,14 @@ def test_a_tiny_run_writes_its_folder_gates_and_agent(tmp_path):
         json.loads((tmp_path / "again" / "evaluation.json").read_text())["evaluations"][0]["results"] == ev["results"]
     )
 
-    assert crossplay.main([str(run), "--out", str(out), "--openings", "2", "--bots", "random,one-ply"]) == 0
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"intro\n{report.BEGIN}\nold\n{report.END}\nmiddle\n{crossplay.BEGIN}\nold\n{report.END}\nend\n")
+    report.main(["--merge", str(out), "--out", str(out), "--update", str(doc)])
+    args = [str(run), "--out", str(out), "--openings", "2", "--bots", "random,one-ply", "--update", str(doc)]
+    assert crossplay.main(args) == 0
+    text = doc.read_text()
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("end\n") and "middle" in text
+    assert "| seed 5 | 4,096" in text.split(crossplay.BEGIN)[0] and "OpenSkill" in text.split(crossplay.BEGIN)[1]
     cp = json.loads((out / "crossplay.json").read_text())
     n = len(cp["players"])
     assert cp["players"][0] == "seed5/final" and {"random", "one-ply"} <= set(cp["players"])
