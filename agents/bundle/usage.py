@@ -71,6 +71,7 @@ def _sb3(spec: GameSpec, rid: str, zip_name: str) -> str:
         *(["from stable_baselines3.common.atari_wrappers import AtariWrapper"] if spec.is_atari else []),
         "from stable_baselines3.common.evaluation import evaluate_policy",
         "from stable_baselines3.common.monitor import Monitor",
+        "from stable_baselines3.common.utils import set_random_seed",
         f"from stable_baselines3.common.vec_env import {', '.join(sorted(vec))}",
         "",
         'os.environ["TRUST_REMOTE_CODE"] = "True"  # huggingface_sb3: you accept that PPO.load unpickles the zip',
@@ -100,6 +101,8 @@ def _sb3(spec: GameSpec, rid: str, zip_name: str) -> str:
     det = "False" if spec.is_atari else "True"
     lines += [
         f'model = PPO.load(load_from_hub(repo_id, "{zip_name}"), device="cpu")',
+        "set_random_seed(0)  # fixed seeds (the env's first reset, the policy's sampling): the run repeats",
+        "env.seed(0)",
         f"mean, std = evaluate_policy(model, env, n_eval_episodes={SNIPPET_EPISODES}, deterministic={det})",
         'print(f"mean_reward={mean:.2f} +/- {std:.2f}")',
     ]
