@@ -49,6 +49,9 @@ from playground.store.jobs import Job, JobStore
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EVAL_EPISODES = 20
+WARM_AFTER_SECONDS = 3.0
+"""a command's spare Python starts this long after the previous command did, not at once: its imports would
+take CPU from the job's first update"""
 AGENT_PREFIX = "lab:"
 """the registry id of a lab run's agent is ``lab:<job id>``: Watch and Play list it with the game's agents"""
 
@@ -432,6 +435,8 @@ class JobRun:
                         f"stopped at the lab's wall-time cap of {self.limits.max_seconds:g} s "
                         "(PLAYGROUND_LAB_MAX_MINUTES); the partial run is kept",
                     )
+                if self.warm is not None and time.monotonic() - started > WARM_AFTER_SECONDS:
+                    self.warm.prime()  # the spare for the next command (the evaluation), on the other core
                 self.shutting_down.wait(self.limits.heartbeat_seconds)
         except BaseException:
             proc.stop()
