@@ -480,7 +480,8 @@ def fetch_checkpoint(
 
         if isinstance(exc, RepositoryNotFoundError):
             raise HubError(
-                f"no repo {repo_id} on {hub.url} (or it is private and you are not logged in): {_answer(exc)}"
+                f"no such file or folder here, and no repo {repo_id} on {hub.url} (or it is private and you are "
+                f"not logged in): {_answer(exc)}"
             ) from None
         if isinstance(exc, RevisionNotFoundError):
             raise HubError(f"{repo_id} on {hub.url} has no revision {revision!r}: {_answer(exc)}") from None
