@@ -202,12 +202,19 @@ def usage_section(spec: GameSpec, result: EvalResult, zip_name: str, normalized:
         "`load_from_hub`). "
     )
     stochastic = spec.is_atari
-    onnx_words = (
-        "samples from the graph's `probs` output (the card's stochastic protocol; `action` is the argmax)"
-        if stochastic
-        else "takes the graph's deterministic `action` on the card's own seeds, so its returns are the first "
-        f"{SNIPPET_EPISODES} of `evidence/eval.json`"
-    )
+    if stochastic:
+        onnx_words = "samples from the graph's `probs` output (the card's stochastic protocol; `action` is the argmax)"
+    elif _discrete(spec):
+        onnx_words = (
+            "takes the graph's deterministic `action` on the card's own seeds, so its returns are the first "
+            f"{SNIPPET_EPISODES} of `evidence/eval.json`"
+        )
+    else:
+        onnx_words = (
+            "takes the graph's deterministic `action` on the card's own seeds; onnxruntime's arithmetic differs "
+            "from torch's in the last bits (about 1e-6 on an action), which the physics can amplify, so an "
+            "episode may differ from the card's"
+        )
     return f"""## Usage
 
 The score above was measured with {protocol_words(spec, result)}. Each snippet below reproduces that protocol on
