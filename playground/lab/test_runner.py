@@ -208,8 +208,7 @@ def test_the_lab_worker_command_runs_jobs_and_requeues_them_on_sigterm(lab, tmp_
         [sys.executable, "-m", "playground", "lab-worker"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
     )
     try:
-        wait_for(lambda: live.read_rows(job.run_dir), what="the first update")
-        assert store.get(job.id).state == "running"
+        wait_for(lambda: store.get(job.id).state == "running", what="the job claimed")
     finally:
         worker.send_signal(signal.SIGTERM)
         out, _ = worker.communicate(timeout=60)
