@@ -135,6 +135,26 @@ def cmd_selfplay(args) -> int:
     return 0
 
 
+def cmd_finetune(args) -> int:
+    from agents.play.finetune import FinetuneOptions, finetune
+
+    run_dir = finetune(
+        FinetuneOptions(
+            out=args.out,
+            seed=args.seed,
+            timesteps=args.timesteps,
+            start_from=args.start_from,
+            resume=args.resume,
+            checkpoint_seconds=args.checkpoint_seconds,
+            threads=args.threads,
+            progress=None if args.quiet else 10.0,
+            command=args.command_line,
+        )
+    )
+    print(f"run complete: {run_dir}")
+    return 0
+
+
 def cmd_bundle(args) -> int:
     from agents.bundle.build import build_bundle
 
@@ -426,6 +446,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--minutes", type=float, default=15.0, help="wall-clock training budget (default 15)")
     s.add_argument("--out", required=True, help="run folder (must not hold a finished run)")
     s.set_defaults(func=cmd_selfplay)
+
+    s = sub.add_parser("finetune", help="fine-tune the Pong agent in two-player Pong against bots and itself (PPO)")
+    s.add_argument("game", choices=["pong-duel"], help="two-player game (docs/play.md)")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--out", required=True, help="run folder")
+    s.add_argument("-n", "--timesteps", type=int, metavar="STEPS", help="agent steps (default 3,000,000)")
+    s.add_argument("--start-from", metavar="BUNDLE", help="bundle whose weights to start from (default models/pong)")
+    s.add_argument("--resume", action="store_true", help="continue a killed run from its last checkpoint")
+    s.add_argument("--checkpoint-seconds", type=float, default=300.0, metavar="S", help="default 300")
+    s.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    s.add_argument("--quiet", action="store_true", help="no progress lines")
+    s.set_defaults(func=cmd_finetune)
 
     s = sub.add_parser("bundle", help="build models/<game> from finished training runs")
     s.add_argument("game", type=_game, help="game: slug or gymnasium id")
