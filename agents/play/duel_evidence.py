@@ -1,6 +1,7 @@
 """The shipped Pong agent against scripted left paddles in two-player Pong: points for and against with CIs.
 
     nice -n 10 python -m agents.play.duel_evidence --games 30 [--bots random tracker-200ms perfect-tracker]
+    nice -n 10 python -m agents.play.duel_evidence --games 30 --agent ~/runs/pong-duel-ft/seed1/final
 
 Each game is a whole match (to 21) on seed ``seed_base + i``; the bots are defined in
 ``agents.play.pong_duel.bots`` and their parameters are recorded with the results. The agent is the shipped
@@ -13,6 +14,7 @@ bot, one torch thread), so a rerun gives the same numbers.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
@@ -48,24 +50,56 @@ def _definition(bot: Any) -> dict[str, Any]:
     }
 
 
-def run(games: int, seed_base: int, name: str, log=print, part: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+def load_agent(path: Path | None) -> tuple[Any, dict[str, str]]:
+    """The agent to evaluate and how the evidence names it: the shipped bundle (``None``), another bundle, or a
+    folder holding ``policy.json`` + ``policy.safetensors`` (a fine-tuning run's ``final/``)."""
+    from agents.common.files import sha256_file
+    from agents.policy.network import load_policy
+
+    if path is None:
+        bundle = Bundle.shipped("pong")
+        if bundle is None:
+            raise SystemExit("no shipped Pong agent in models/pong")
+        return bundle.policy(), {"bundle": "models/pong", "policy_sha256": bundle.policy_id}
+    if Bundle.is_bundle(path):
+        bundle = Bundle.open(path)
+        return bundle.policy(), {"bundle": str(path), "policy_sha256": bundle.policy_id}
+    weights = path / "policy.safetensors"
+    if not (path / "policy.json").is_file() or not weights.is_file():
+        raise SystemExit(
+            f"--agent {path}: neither a bundle nor a folder with policy.json and policy.safetensors "
+            "(a fine-tuning run's final/ folder has both)"
+        )
+    # the same digest as Bundle.policy_id: of the weights' and policy.json's sha256
+    digests = f"{sha256_file(weights)} {sha256_file(path / 'policy.json')}"
+    return load_policy(path), {
+        "policy_folder": str(path),
+        "policy_sha256": hashlib.sha256(digests.encode()).hexdigest(),
+    }
+
+
+def run(
+    games: int,
+    seed_base: int,
+    name: str,
+    log=print,
+    part: tuple[int, int] = (0, 1),
+    agent: Path | None = None,
+) -> dict[str, Any]:
     """Play ``games`` matches against the named bot (``part`` = (i, k): only the games whose index is i mod k,
-    so k processes share them); the evidence as a JSON-ready dict."""
+    so k processes share them) with the shipped agent or ``agent`` (:func:`load_agent`); the evidence as a
+    JSON-ready dict."""
     import torch
 
     torch.set_num_threads(1)
-    bundle = Bundle.shipped("pong")
-    if bundle is None:
-        raise SystemExit("no shipped Pong agent in models/pong")
-    policy = bundle.policy()
+    policy, named = load_agent(agent)
     factories = bots()
     out: dict[str, Any] = {
-        "what": "the shipped Pong agent (right paddle, first_0) vs scripted left paddles in PettingZoo pong_v3, "
-        "two players, classic mode; whole matches to 21",
+        "what": f"the Pong agent {named.get('bundle') or named.get('policy_folder')} (right paddle, first_0) vs "
+        "scripted left paddles in PettingZoo pong_v3, two players, classic mode; whole matches to 21",
         "command": " ".join(["python -m agents.play.duel_evidence", *sys.argv[1:]]),
         "agent": {
-            "bundle": "models/pong",
-            "policy_sha256": bundle.policy_id,
+            **named,
             "deterministic": False,
             "forward": "the matches step together and the agent's forward passes are batched across them",
         },
@@ -147,13 +181,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--games", type=int, default=30)
     parser.add_argument("--seed-base", type=int, default=SEED_BASE)
     parser.add_argument("--bots", nargs="*", default=list(bots()), choices=list(bots()))
-    parser.add_argument("--out-dir", type=Path, default=EVIDENCE)
+    parser.add_argument(
+        "--agent",
+        type=Path,
+        help="bundle, or folder with policy.json + policy.safetensors (a fine-tuning run's final/); default the "
+        "shipped models/pong",
+    )
+    parser.add_argument("--out-dir", type=Path, help=f"default {EVIDENCE} (the shipped agent), <agent>/evidence")
     parser.add_argument("--table", action="store_true", help="print the Markdown table of the files; play nothing")
     parser.add_argument(
         "--part", type=int, nargs=2, metavar=("I", "K"), help="play only games i, i+k, …: k processes share them"
     )
     parser.add_argument("--merge", type=int, metavar="K", help="merge the K part files of each --bots opponent")
     args = parser.parse_args(argv)
+    if args.out_dir is None:
+        args.out_dir = EVIDENCE if args.agent is None else args.agent / "evidence"
     if args.table:
         print(table(args.out_dir))
         return 0
@@ -168,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
             evidence = merge(args.out_dir, bot, args.merge)
             name = f"pong_duel_{bot}.json"
         else:
-            evidence = run(args.games, args.seed_base, bot, log=lambda s: print(s, flush=True), part=part)
+            evidence = run(
+                args.games, args.seed_base, bot, log=lambda s: print(s, flush=True), part=part, agent=args.agent
+            )
             name = f"pong_duel_{bot}.json" if part[1] == 1 else f"pong_duel_{bot}.part{part[0]}of{part[1]}.json"
         (args.out_dir / name).write_text(json.dumps(evidence, indent=1) + "\n")
         report(evidence)
