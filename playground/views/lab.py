@@ -73,53 +73,32 @@ def game_defaults(slug: str) -> dict:
     return knobs.defaults(slug)
 
 
-COLUMNS = tuple(m.column for m in charted())
-CHART_WIDTH = 430
-
-
 @st.cache_resource(show_spinner=False)
-def charts_template(with_reference: bool, threshold: float) -> dict:
-    """One Vega-Lite spec holding the seven charts of :func:`playground.ui.metric_chart` (the Evidence page's:
-    band, threshold, styles), two a row, with the runs' and the reference's data named ``runs`` and ``ref``.
-
-    Each redraw then only swaps two tables: building and validating seven Altair charts every second took the
-    app's process 0.2-0.6 s a redraw, and even seven chart elements cost Streamlit ~0.4 CPU-s a second,
-    time the play route waited for (bench/lab.py measures it)."""
-    runs = pd.DataFrame({"timesteps": [0.0], "run": [""], **{c: [0.0] for c in COLUMNS}})
-    ref = pd.DataFrame({"timesteps": [0.0], **{c: [0.0] for c in COLUMNS}}) if with_reference else None
-    panels, datasets = [], {}
-    for metric in charted():
-        one = ui.metric_chart(metric, runs, "run", reference=ref, threshold=threshold).to_dict()
-        for layer in one["layer"]:
-            if layer["mark"].get("type") == "line":
-                one["datasets"].pop(layer["data"]["name"], None)
-                layer["data"] = {"name": "ref" if "strokeDash" in layer["mark"] else "runs"}
-        datasets.update(one.pop("datasets"))
-        for key in ("$schema", "config"):
-            one.pop(key, None)
-        panels.append({**one, "width": CHART_WIDTH})
-    return {"concat": panels, "columns": 2, "datasets": datasets, "resolve": {"scale": {"color": "shared"}}}
+def chart_template(column: str, with_reference: bool, threshold: float) -> dict:
+    """The Vega-Lite spec of :func:`playground.ui.metric_chart` for ``column`` (the Evidence page's chart: band,
+    threshold, styles) with its runs and reference data named ``runs`` and ``ref``, so that each redraw only
+    swaps the data: building and validating seven Altair charts every second took the app's process
+    0.2-0.6 s a redraw, time the play route and other pages then waited for."""
+    metric = next(m for m in charted() if m.column == column)
+    runs = pd.DataFrame({"timesteps": [0.0], "run": [""], column: [0.0]})
+    ref = pd.DataFrame({"timesteps": [0.0], column: [0.0]}) if with_reference else None
+    spec = ui.metric_chart(metric, runs, "run", reference=ref, threshold=threshold).to_dict()
+    for layer in spec["layer"]:
+        if layer["mark"].get("type") == "line":
+            spec["datasets"].pop(layer["data"]["name"], None)
+            layer["data"] = {"name": "ref" if "strokeDash" in layer["mark"] else "runs"}
+    return spec
 
 
-@st.cache_data(show_spinner=False)
-def reference_records(slug: str, max_timesteps: int) -> list[dict]:
-    curve = shipped_curve(slug)
-    if curve is None:
-        return []
-    return chart_records(curve[curve["timesteps"] <= max_timesteps].to_dict("records"))
-
-
-def chart_records(rows: list[dict], run: str | None = None, limit: int = 200) -> list[dict]:
-    """The points of one run for the charts: at most ``limit`` (evenly spaced, the last one kept), the charted
-    columns only, NaN as null (JSON has no NaN; Vega-Lite leaves a gap)."""
+def chart_records(rows: list[dict], column: str, run: str | None = None, limit: int = 300) -> list[dict]:
+    """The points of one curve for a chart's data: at most ``limit`` (evenly spaced, the last one kept), NaN as
+    null (JSON has no NaN; Vega-Lite leaves a gap)."""
     step = max(1, -(-len(rows) // limit))
     picked = rows[::step] + ([rows[-1]] if rows and (len(rows) - 1) % step else [])
     out: list[dict] = []
     for r in picked:
-        point: dict = {"timesteps": float(r["timesteps"])}
-        for c in COLUMNS:
-            v = float(r.get(c, math.nan))
-            point[c] = v if math.isfinite(v) else None
+        v = float(r[column])
+        point: dict = {"timesteps": float(r["timesteps"]), column: v if math.isfinite(v) else None}
         if run is not None:
             point["run"] = run
         out.append(point)
@@ -255,7 +234,9 @@ if len({j.game for j in jobs}) > 1:
     st.warning("These runs are of different games; the curves are drawn together all the same.")
 spec = get_spec(jobs[0].game)
 continuous = isinstance(spec.keymap, ContinuousKeyMap)
-reference = reference_records(spec.slug, max(int(j.config.get("timesteps", 0)) for j in jobs)) or None
+reference = shipped_curve(spec.slug)
+if reference is not None:
+    reference = reference[reference["timesteps"] <= max(int(j.config.get("timesteps", 0)) for j in jobs)]
 
 
 def draw_live() -> None:
@@ -285,14 +266,18 @@ def draw_live() -> None:
                         st.error(ui.literal(ui.one_line(exc)))
     if len(runs) >= 2:
         st.info(live.comparison_line(runs, spec.solved_threshold))
+    curves = charted()
     if not any(runs.values()):
         st.caption("The curves appear with the first PPO update.")
     else:
-        chart = copy.deepcopy(charts_template(reference is not None, spec.solved_threshold))
-        chart["datasets"]["runs"] = [p for label, rows in runs.items() for p in chart_records(rows, label)]
-        if reference is not None:
-            chart["datasets"]["ref"] = reference
-        st.vega_lite_chart(spec=chart, key="lab-charts")
+        for i in range(0, len(curves), 2):
+            for col, metric in zip(st.columns(2), curves[i : i + 2], strict=False):
+                name = metric.column
+                chart = copy.deepcopy(chart_template(name, reference is not None, spec.solved_threshold))
+                data = {"runs": [p for label, rows in runs.items() for p in chart_records(rows, name, label)]}
+                if reference is not None:
+                    data["ref"] = chart_records(reference.to_dict("records"), name)
+                col.vega_lite_chart(spec={**chart, "datasets": {**chart["datasets"], **data}}, width="stretch")
         st.caption(
             "Shaded: the healthy band (agents/metrics/table.py); dashed green: the solved threshold; "
             + ("dashed grey: the shipped agent's run of this game (its shipped seed)." if reference is not None else "")
