@@ -119,7 +119,6 @@ def test_the_pool_draws_snapshots_at_their_share():
     rng = np.random.default_rng(0)
     names = [pool.draw(rng).name for _ in range(2000)]
     assert 0.2 < names.count("s") / 2000 < 0.3 and {"random", "perfect-tracker"} <= set(names)
-    assert {PERSON, AGENT} == {"second_0", "first_0"}
 
 
 @pytest.mark.slow
@@ -166,6 +165,7 @@ def test_a_finetune_run_starts_from_the_shipped_weights_writes_diagnostics_and_r
         ft.finetune(ft.FinetuneOptions(out=run, resume=True, progress=None))
 
 
+@pytest.mark.slow
 def test_duel_evidence_evaluates_the_agent_it_is_given(tmp_path, monkeypatch):
     from agents.bundle import Bundle
     from agents.play import duel_evidence
