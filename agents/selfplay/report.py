@@ -60,7 +60,7 @@ def markdown(evaluations: list[dict], games: int) -> str:
     """The evidence table: one row per run, opponent and seat."""
     lines = [
         f"{games} games per seat; the agent plays its most probable legal move. W/D/L in %, "
-        "Wilson 95 % interval of the win rate in brackets; bar from the catalog (match_bars).",
+        "Wilson 95 % intervals of the win and non-loss rates; bar from the catalog (match_bars).",
         "",
         "| run | steps | train min | opponent | agent seat | W | D | L | win 95 % CI | non-loss 95 % CI | bar | met |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
