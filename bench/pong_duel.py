@@ -50,7 +50,9 @@ def engine(frames: int) -> dict:
     from playground.play_server import Limits, PlayServer, Session
 
     torch.set_num_threads(1)
-    policy = Bundle.shipped("pong").policy()
+    bundle = Bundle.shipped("pong")
+    assert bundle is not None, "the shipped Pong bundle is missing (models/pong)"
+    policy = bundle.policy()
     rng = np.random.default_rng(0)
     duel = PongDuel(policy, 0)
     t0 = time.perf_counter()

@@ -33,7 +33,8 @@ class FixedPolicy:
     """Always the same action distribution; it counts the observations it was shown."""
 
     def __init__(self, action: int = NOOP):
-        self.action, self.seen = action, []
+        self.action = action
+        self.seen: list[np.ndarray] = []
 
     def forward_info(self, obs):
         self.seen.append(obs.copy())
