@@ -9,6 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from agents.common.files import read_json
 from envs import PlaygroundError
 from playground import board_server, ui
 from playground.leaderboard import MAX_PLAYER, clean_player
@@ -93,6 +94,50 @@ if agent is None:
         "`playground selfplay connect-four --seed 1 --out DIR`."
     )
     st.stop()
+
+
+def _evidence(loaded: board_server.LoadedAgent) -> list[dict]:
+    """The agent's rows of ``evaluation.json`` beside it (its seed's 1,000-game results per opponent and seat)."""
+    path = loaded.path.parent / "evaluation.json"
+    if not path.is_file():
+        return []
+    try:
+        data = read_json(path, "the Connect Four evaluation")
+        seed = loaded.agent.meta.get("seed")
+        rows = []
+        for ev in data["evaluations"]:
+            if ev["agent"]["seed"] != seed:
+                continue
+            for r in ev["results"]:
+                rows.append(
+                    {
+                        "opponent": r["opponent"],
+                        "agent moves": "first" if r["seat"] == 0 else "second",
+                        "wins / draws / losses": f"{r['wins']} / {r['draws']} / {r['losses']}",
+                        "win rate, 95 % CI": f"{r['wins'] / r['games']:.1%} ({r['wins_ci95'][0]:.1%}–"
+                        f"{r['wins_ci95'][1]:.1%})",
+                        "bar": "—" if r.get("bar") is None else f"≥ {r['bar']:.0%} wins",
+                        "met": "—" if r.get("bar") is None else ("yes" if r["bar_met"] else "no"),
+                    }
+                )
+        return rows
+    except (PlaygroundError, KeyError, TypeError, ValueError, ZeroDivisionError):
+        return []
+
+
+rows = _evidence(agent)
+if rows:
+    barred = [r for r in rows if r["met"] != "—"]
+    missed = sum(r["met"] == "no" for r in barred)
+    verdict = "every bar met" if not missed else f"{missed} of {len(barred)} bars not met"
+    with st.expander(f"How good is it? Against test opponents, 1,000 games per seat: {verdict}", expanded=bool(missed)):
+        st.dataframe(rows, hide_index=True)
+        st.caption(
+            f"Self-play MaskablePPO, seed {ui.literal(agent.agent.meta.get('seed'))}, "
+            f"{int(agent.agent.meta.get('timesteps', 0)):,} steps. From `evaluation.json` beside the agent "
+            "(`python -m agents.selfplay.report`, docs/connect-four.md); kept apart from the results against "
+            "people below."
+        )
 
 c1, c2 = st.columns([2, 1])
 seat = c1.radio(
