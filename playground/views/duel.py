@@ -133,7 +133,7 @@ if rows:
     with st.expander(f"How good is it? Against test opponents, 1,000 games per seat: {verdict}", expanded=bool(missed)):
         st.dataframe(rows, hide_index=True)
         st.caption(
-            f"Self-play MaskablePPO, seed {ui.literal(agent.agent.meta.get('seed'))}, "
+            f"Self-play MaskablePPO, seed {int(agent.agent.meta.get('seed', 0))}, "
             f"{int(agent.agent.meta.get('timesteps', 0)):,} steps. From `evaluation.json` beside the agent "
             "(`python -m agents.selfplay.report`, docs/connect-four.md); kept apart from the results against "
             "people below."
