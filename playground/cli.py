@@ -174,7 +174,7 @@ def cmd_evaluate(args) -> int:
     from agents.bundle import Bundle
 
     bundle = Bundle.open(args.bundle)
-    result = bundle.evaluate(episodes=args.episodes)
+    result = bundle.evaluate(episodes=args.episodes, progress=True)
     s = result.summary
     print(
         f"{bundle.spec.name} ({bundle.spec.env_id}), {s['episodes']} episodes on seeds "

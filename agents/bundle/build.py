@@ -19,6 +19,7 @@ from agents.bundle.manifest import Manifest
 from agents.bundle.writer import BundleWriter
 from agents.common.errors import BundleError
 from agents.common.files import read_csv_rows, read_json, sha256_file
+from agents.common.progress import Progress
 from agents.common.provenance import git_state, hardware, now_iso, package_versions
 from agents.common.settings import models_dir
 from agents.evaluation.evaluate import EvalResult, Protocol, evaluate_policy
@@ -71,7 +72,9 @@ def write_evaluation(
     from agents.bundle.validate import game_spaces
 
     policy = load_policy(w.path, game_spaces(spec.slug))  # loaded back the way the app loads it, with its checks
-    result = evaluate_policy(spec, policy, Protocol.of_spec(spec, episodes), record=True)
+    protocol = Protocol.of_spec(spec, episodes)
+    bar = Progress(f"{spec.slug}: final evaluation", protocol.episodes, "episodes")
+    result = evaluate_policy(spec, policy, protocol, record=True, progress=bar)
     result.policy_sha256 = sha256_file(w.path / "policy.safetensors")
     result.command = f"playground evaluate {out_dir}"
     result.evaluated_at = now_iso()

@@ -19,6 +19,7 @@ from agents.bundle import validate
 from agents.bundle.manifest import MANIFEST, MAX_FILES, REPRODUCTIONS, Check, Manifest
 from agents.common.errors import BundleError
 from agents.common.files import sha256_file
+from agents.common.progress import Progress
 from agents.common.settings import max_bundle_bytes, max_config_bytes, max_file_bytes, models_dir
 from agents.common.untrusted import parse_csv_rows, parse_yaml, read_json, read_text, too_big
 from agents.evaluation.evaluate import EvalResult, Protocol, evaluate_policy, wrappers_of
@@ -332,12 +333,16 @@ class Bundle:
 
     # --- evaluation --------------------------------------------------------------------------------
 
-    def evaluate(self, episodes: int | None = None, record: bool = False) -> EvalResult:
-        """Evaluate the shipped policy with the bundle's recorded protocol (``episodes`` overrides its count)."""
+    def evaluate(self, episodes: int | None = None, record: bool = False, progress: bool = False) -> EvalResult:
+        """Evaluate the shipped policy with the bundle's recorded protocol (``episodes`` overrides its count).
+
+        :param progress: show the episodes done and the running mean (stderr: a bar on a terminal, else lines)
+        """
         protocol = self.protocol()
         if episodes:
             protocol = Protocol(**{**protocol.to_json(), "episodes": int(episodes)})
-        return evaluate_policy(self.spec, self.policy(), protocol, record)
+        bar = Progress(f"evaluate {self.spec.slug}", protocol.episodes, "episodes") if progress else None
+        return evaluate_policy(self.spec, self.policy(), protocol, record, progress=bar)
 
     # --- verification ------------------------------------------------------------------------------
 

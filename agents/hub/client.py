@@ -24,6 +24,7 @@ from typing import Any
 from agents.bundle import MANIFEST, Bundle, Manifest
 from agents.common.errors import BundleError, HubError
 from agents.common.files import sha256_file
+from agents.common.progress import Progress
 from envs import GameSpec
 
 REPLAY_VIDEO = "replay.mp4"
@@ -172,6 +173,7 @@ def publish(
         ops.append(CommitOperationAdd(REPLAY_VIDEO, video))
         ops += [CommitOperationDelete(rel) for rel in sorted(remote - ours - _KEEP_REMOTE)]
         step = "commit"
+        log(f"committing {len(ops)} files to {where} ...")
         m = plan.bundle.manifest
         summary = plan.bundle.eval_result().summary
         commit = api.create_commit(
@@ -395,8 +397,10 @@ def pull(
                 + "; nothing was downloaded"
             )
     log(f"{at}: commit {commit}, {len(files) + 1} files, {total:,} bytes")
-    for rel in files:
-        hub.fetch(rel, commit)
+    with Progress(f"pull {repo_id}", len(files), "files", every=5.0) as bar:
+        for rel in files:
+            hub.fetch(rel, commit)
+            bar.advance(1, rel)
     bundle = _open_checksummed(snapshot, hub, [*files, MANIFEST], commit, log)
     failed = [c for c in bundle.verify() if not c.ok]  # the content: what the app relies on
     if failed:
