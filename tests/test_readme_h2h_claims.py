@@ -1,0 +1,36 @@
+"""The README's head-to-head figures are the evidence files' (a claim that drifts from its evidence fails here)."""
+
+from __future__ import annotations
+
+import json
+
+from agents.common.settings import REPO_ROOT
+
+README = (REPO_ROOT / "README.md").read_text()
+
+
+def test_connect_four_figures_are_the_shipped_agents_evaluation():
+    models = REPO_ROOT / "models" / "connect-four"
+    seed = json.loads((models / "agent.json").read_text())["meta"]["seed"]
+    (ev,) = [
+        e for e in json.loads((models / "evaluation.json").read_text())["evaluations"] if e["agent"]["seed"] == seed
+    ]
+    rate = {(r["opponent"], r["seat"]): 100 * r["wins"] / r["games"] for r in ev["results"]}
+    assert f"seed {seed} of five self-play runs" in README
+    assert f"random play ≥ {min(rate['random', 0], rate['random', 1]):.1f} %" in README
+    assert f"one-ply bot only {rate['one-ply', 0]:.1f} % (first) and {rate['one-ply', 1]:.1f} % (second)" in README
+
+
+def test_pong_duel_figures_are_the_evidence_files():
+    evidence = REPO_ROOT / "agents" / "play" / "evidence"
+    wins = {}
+    for name in ("random", "tracker-200ms", "perfect-tracker"):
+        o = json.loads((evidence / f"pong_duel_{name}.json").read_text())["opponents"][name]
+        wins[name] = (o["agent_wins"], o["games"])
+    assert "beats a random paddle {} of {} matches".format(*wins["random"]) in README
+    assert (
+        "({} of {} against a 200 ms tracker, {} of {} against a perfect one".format(
+            *wins["tracker-200ms"], *wins["perfect-tracker"]
+        )
+        in README
+    )
