@@ -32,7 +32,8 @@ export default function (component) {
   const duel = data.mode === "duel";
   const sides = duel ? ["court"] : data.mode === "versus" ? ["human", "agent"] : data.mode === "solo" ? ["human"] : ["agent"];
   const you = data.player && data.player !== "anonymous" ? `You (${data.player})` : "You";
-  const titles = { human: you, agent: "Agent", court: `${you}: left paddle · Agent: right paddle` };
+  const them = data.agent ? `Agent ${data.agent}` : "Agent"; // a registered agent (lab:…, hub:…) or the shipped one
+  const titles = { human: you, agent: them, court: `${you}: left paddle · ${them}: right paddle` };
   $(".ppo-boards").innerHTML = sides.map((s) => `
     <div class="ppo-board${duel ? " ppo-court" : ""}" data-side="${s}">
       <div class="ppo-title">${titles[s].replace(/[<>&]/g, "")}</div>
@@ -120,7 +121,10 @@ export default function (component) {
     const ws = new WebSocket(`${proto}://${location.host}${data.path}`);
     state.ws = ws;
     status("connecting…");
-    ws.onopen = () => send({ type: "start", game: data.game, mode: data.mode, seed: data.seed, player: data.player });
+    ws.onopen = () => send({
+      type: "start", game: data.game, mode: data.mode, seed: data.seed, player: data.player,
+      ...(data.agent ? { agent: data.agent } : {}),
+    });
     ws.onmessage = (ev) => {
       const msg = JSON.parse(ev.data);
       if (msg.type === "ready") {

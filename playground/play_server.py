@@ -28,6 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from agents.bundle import Bundle
 from agents.common import settings
+from agents.common.errors import BundleError
 from agents.play.match import Match
 from agents.play.pong_duel import MAX_FRAMES, PongDuelMatch
 from agents.policy.network import LoadedPolicy
@@ -113,10 +114,11 @@ class RateWindow:
 
 
 class PolicyCache:
-    """The shipped agents' policies, loaded once per set of weights.
+    """The agents' policies (shipped or registered), loaded once per bundle folder and set of weights.
 
-    Every start opens the shipped bundle (checksums verified, a few ms), so a bundle replaced or tampered
-    with on disk is seen at once; the policy is reloaded only when its weights' sha256, ``policy_id``, changes.
+    Every start opens the bundle (checksums verified, a few ms), so a bundle replaced or tampered with on
+    disk is seen at once; the policy is reloaded only when its weights' sha256, ``policy_id``, changes.
+    Entries are keyed by the bundle's folder, so a registered agent never stands in for the shipped one.
     """
 
     def __init__(self) -> None:
@@ -128,6 +130,17 @@ class PolicyCache:
         bundle = Bundle.shipped(slug)
         if bundle is None:
             return None
+        return self._load(bundle)
+
+    def registered(self, path: Path, slug: str) -> LoadedPolicy:
+        """A registered agent's policy (``agents.hub.registry``): its folder opened like a shipped bundle, and
+        refused (BundleError) unless it is an agent of ``slug``."""
+        bundle = Bundle.open(path.resolve())
+        if bundle.spec.slug != slug:
+            raise BundleError(f"{path} holds a {bundle.spec.slug} agent, not a {slug} one")
+        return self._load(bundle)
+
+    def _load(self, bundle: Bundle) -> LoadedPolicy:
         with self._lock:  # one load per bundle even when several sockets start it at once
             cached = self._entries.get(bundle.path)
             if cached is None or cached[0] != bundle.policy_id:
@@ -176,6 +189,8 @@ class Session:
         self.running_since = 0.0
         self.running_seconds = 0.0
         self.recorded = 0
+        self.agent: str | None = None
+        """the registered agent this game plays (its results are not recorded); None: the shipped one"""
         self.recent = RateWindow(server.limits.results_per_minute)
 
     def handle(self, text: str | None) -> list[dict[str, Any]]:
@@ -201,7 +216,10 @@ class Session:
         spec = protocol.game_spec(msg.game)
         agent_slug = DUEL_AGENTS.get(spec.slug, spec.slug)
         policy = None
-        if msg.mode != "solo":
+        agent = msg.agent if msg.mode != "solo" else None
+        if agent is not None:
+            policy = self._registered(agent, agent_slug)
+        elif msg.mode != "solo":
             try:
                 policy = self.server.policies.get(agent_slug)
             except PlaygroundError as exc:
@@ -219,8 +237,27 @@ class Session:
             raise ProtocolError("game_unavailable", str(exc)) from None
         self.close()
         self.match, self.expected_seq, self.ended, self.player = match, 1, False, msg.player
+        self.agent = agent
         self._wait()
         return protocol.ready(spec, msg.mode, msg.seed, match.state(), match.frames())
+
+    def _registered(self, agent: str, slug: str) -> LoadedPolicy:
+        """The policy of the registered agent ``agent`` of game ``slug``; ProtocolError when it is not one or
+        cannot be used (its files come from anywhere, so any exception is the agent's, said in one line)."""
+        from agents.hub import registry
+
+        entry = registry.get(agent)
+        if entry is None or entry.game != slug:
+            raise ProtocolError(
+                "unknown_agent", f'{slug} has no registered agent {agent!r}: leave out "agent" for the shipped one'
+            )
+        try:
+            return self.server.policies.registered(Path(entry.path), slug)
+        except Exception as exc:
+            if not isinstance(exc, PlaygroundError):
+                log.warning("the registered agent %s cannot be used", agent, exc_info=True)
+            first = next(iter(str(exc).strip().splitlines()), type(exc).__name__)
+            raise ProtocolError("no_agent", f"the agent {agent} cannot be used: {first}") from None
 
     def go(self) -> dict[str, Any]:
         """The countdown is over: steps are accepted until a pause, a reset or the end."""
@@ -285,6 +322,8 @@ class Session:
         winner = leaderboard.winner(result)
         if result["mode"] == "watch":
             return protocol.end(result, None, winner)
+        if self.agent is not None:
+            return protocol.end(result, None, winner, self._not_shipped())
         refused = self._refuse_record()
         if refused:
             return protocol.end(result, None, winner, refused)
@@ -297,6 +336,8 @@ class Session:
         fps = result["frames"] / self.running_seconds if self.running_seconds > 0 else 0.0
         result["fps"] = round(fps, 1)
         public = {k: v for k, v in result.items() if k != "detail"}
+        if self.agent is not None:
+            return protocol.end(public, None, winner, self._not_shipped())
         if fps < MIN_RATED_FPS:
             note = f"Not rated: played at {fps:.0f} frames/s; rated matches run at 60 (≥ {MIN_RATED_FPS:g})."
             return protocol.end(public, None, winner, note)
@@ -313,6 +354,10 @@ class Session:
         if recorded is None:
             return protocol.end(public, None, winner, "Not rated: the ratings store is not available on this server.")
         return protocol.end(public, recorded["match_id"], winner, rating=recorded["board"])
+
+    def _not_shipped(self) -> str:
+        # the leaderboard and the ratings are the shipped agent's: another agent's games would blur them
+        return f"Not recorded: you played {self.agent}, not the shipped agent."
 
     def _refuse_record(self) -> str | None:
         """Why this result may not be recorded, or None (and it is counted)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,10 @@ DUEL = "duel"
 MODES = (*SINGLE_MODES, DUEL)
 DUEL_GAMES = ("pong-duel",)
 """the two-player games the play server can host (a game's engine must exist to be listed)"""
+MAX_AGENT = 512
+"""characters in a ``start``'s ``agent``: a registry id (``lab:<job id>``, ``hub:ORG/NAME``, ``import:<folder>``)"""
+AGENT_ID = re.compile(r"(lab|hub|import):[^\x00-\x1f\x7f]+")
+"""the form of a registry id; whether it is registered (for that game) is the server's check"""
 
 
 class ProtocolError(Exception):
@@ -47,6 +52,8 @@ class Start:
     mode: str
     seed: int
     player: str
+    agent: str | None = None
+    """a registered agent's id (``agents.hub.registry``) to play instead of the shipped one; None: the shipped"""
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,19 @@ def _keys(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _agent(value: Any) -> str | None:
+    if value is None or value == "bundled":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_AGENT or not AGENT_ID.fullmatch(value):
+        shown = value[:80] if isinstance(value, str) else value
+        raise ProtocolError(
+            "bad_agent",
+            f'"agent" is a registered agent\'s id (lab:…, hub:…, import:…, at most {MAX_AGENT} characters) '
+            f"or absent for the shipped agent; got {shown!r}",
+        )
+    return value
+
+
 def parse(text: str | None) -> Message:
     """A browser's message, validated; ``None`` stands for a binary frame."""
     if text is None:
@@ -116,7 +136,7 @@ def parse(text: str | None) -> Message:
                 f"{game} is {'not ' if two else ''}a two-player game: "
                 + (f"duel games: {', '.join(DUEL_GAMES)}" if two else f"modes: {', '.join(SINGLE_MODES)}"),
             )
-        return Start(game, mode, _seed(msg.get("seed", 0)), clean_player(msg.get("player")))
+        return Start(game, mode, _seed(msg.get("seed", 0)), clean_player(msg.get("player")), _agent(msg.get("agent")))
     if kind == "step":
         seq = msg.get("seq")
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:

@@ -651,3 +651,49 @@ def test_a_finished_duel_is_rated_from_the_servers_moves_and_its_record_replays(
     unrated = slow._end(match)
     assert unrated["result_id"] is None and "30 frames/s" in unrated["note"]
     match.close()
+
+
+def register_copy(tmp_path, game: str, agent_id: str = "lab:test123"):
+    """A lab agent as the Lab registers one: a copy of the shipped bundle in its own folder, listed by id."""
+    from agents.hub import registry
+
+    folder = tmp_path / "lab" / game
+    shutil.copytree(models_dir() / game, folder)
+    return registry.add(agent_id, game, folder, source=f"lab run test · {game}")
+
+
+@pytest.mark.slow  # a whole Pendulum episode: 200 steps on both sides
+def test_a_registered_agent_plays_versus_and_its_result_is_not_recorded(served, tmp_path):
+    client, server = served
+    entry = register_copy(tmp_path, "pendulum")
+    with client.websocket_connect(PATH) as ws:
+        ws.send_text(json.dumps({"type": "start", "game": "pendulum", "seed": 1, "player": "ada", "agent": entry.id}))
+        ready = ws.receive_json()
+        assert ready["type"] == "ready" and set(ready["frames"]) == {"human", "agent"}
+        press_start(ws)
+        seq = 0
+        while not step(ws, seq := seq + 1)["state"]["done"]:
+            pass
+        end = ws.receive_json()
+    assert end["type"] == "end" and end["result_id"] is None and end["winner"] in ("human", "agent", "draw")
+    assert end["note"] == "Not recorded: you played lab:test123, not the shipped agent."
+    assert leaderboard.board("pendulum")["versus_games"] == 0 and not leaderboard.board("pendulum")["best"]
+    # the registered folder's policy, cached apart from the shipped one
+    assert set(server.policies._entries) == {Bundle.open(tmp_path / "lab" / "pendulum").path}
+    # the agent's side is that policy: the same as an offline rollout of the bundle from the same seed
+    offline = fresh_episode(get_spec("pendulum"), 1, Bundle.open(entry.path).policy())
+    assert end["result"]["agent_return"] == pytest.approx(sum(offline["rewards"]), abs=1e-2)
+
+
+def test_an_unknown_or_broken_agent_gets_a_coded_error_and_no_game(client, tmp_path):
+    register_copy(tmp_path, "acrobot", "lab:acro")
+    broken = register_copy(tmp_path, "pendulum", "lab:broken")
+    (tmp_path / "lab" / "pendulum" / "policy.safetensors").write_bytes(b"not weights")
+    with client.websocket_connect(PATH) as ws:
+        for agent, code in [("lab:nope", "unknown_agent"), ("lab:acro", "unknown_agent"), (broken.id, "no_agent")]:
+            ws.send_text(json.dumps({"type": "start", "game": "pendulum", "agent": agent}))
+            reply = ws.receive_json()
+            assert reply["type"] == "error" and reply["code"] == code and "\n" not in reply["message"], reply
+            assert agent in reply["message"]
+        assert step(ws, 1)["code"] == "not_started"  # nothing was started
+        assert start(ws, "pendulum")["type"] == "ready"  # the shipped agent still plays

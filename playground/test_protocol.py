@@ -26,6 +26,28 @@ def test_a_start_is_parsed_with_its_defaults_and_a_clean_player_name():
     assert msg == Start("cartpole", "solo", MAX_SEED, "ada")
 
 
+def test_a_start_may_name_a_registered_agent_by_a_bounded_id():
+    def start(agent):
+        return parse(json.dumps({"type": "start", "game": "cartpole", "agent": agent}))
+
+    assert start("lab:1a2b3c").agent == "lab:1a2b3c"
+    assert start("hub:org/cartpole-ppo").agent == "hub:org/cartpole-ppo"
+    assert start("import:/home/ada/agents/cartpole").agent == "import:/home/ada/agents/cartpole"
+    assert start(None).agent is None and start("bundled").agent is None  # the shipped agent
+    assert start("lab:" + "x" * (protocol.MAX_AGENT - 4)).agent is not None
+    for bad in [
+        "",
+        "lab:",
+        "cartpole",
+        "file:/etc/passwd",
+        "lab:a\nb",
+        "lab:" + "x" * protocol.MAX_AGENT,
+        7,
+        ["lab:1"],
+    ]:
+        assert code_of(json.dumps({"type": "start", "game": "cartpole", "agent": bad})) == "bad_agent", bad
+
+
 def test_steps_and_resets_are_parsed():
     assert parse('{"type": "step", "seq": 4, "keys": ["ArrowUp", " "]}') == Step(4, ("ArrowUp", " "))
     assert parse('{"type": "step", "seq": 1}') == Step(1, ())

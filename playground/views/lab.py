@@ -314,7 +314,7 @@ for job in jobs:
             b_.page_link(
                 "views/play.py", label="Play (Versus)", icon="🕹️", query_params={"game": job.game, "agent": agent}
             )
-            b_.caption("The Play page does not take a lab agent yet: it plays the shipped one.")
+            b_.caption("Its games are not recorded on the shipped agent's leaderboard.")
             status = runner.bundle_status(job)
             if status == "none":
                 if c.button("Make a bundle", key=f"lab-bundle-{job.id}"):

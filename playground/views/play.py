@@ -10,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from agents.hub import registry
+from envs import GAMES
 from playground import leaderboard, protocol, ui
 
 HTML = """
@@ -68,18 +70,48 @@ MODES = {
 DUELS = {"pong": "pong-duel"}
 """single-player games whose agent also plays a person on one court (the two-player game's slug)"""
 
+
+def requested_agent(slug: str) -> str | None:
+    """The registered agent the URL names (``?agent=lab:<job id>``, from the Lab's Play link), when it is one of
+    this game's and can be played; otherwise one line says why and the shipped agent plays (None)."""
+    wanted = st.query_params.get("agent")
+    if not wanted or wanted == "bundled":
+        return None
+    if len(wanted) > protocol.MAX_AGENT or not protocol.AGENT_ID.fullmatch(wanted):
+        st.warning("`agent` is not an agent id (lab:…, hub:…, import:…); playing the shipped agent.")
+        return None
+    entry = registry.get(wanted)
+    if entry is None or entry.game != slug:
+        st.warning(f"{GAMES[slug].name} has no agent {ui.literal(wanted, 120)}; playing the shipped agent.")
+        return None
+    b, why = ui.bundle_at(entry.path)
+    if b is not None and b.spec.slug != slug:
+        why = f"its bundle is a {b.spec.slug} agent"
+    why = why or ui.policy_error(entry.path)  # said here, not by the play route once a game has started
+    if why:
+        st.error(f"The agent {ui.literal(wanted, 120)} cannot be used, so the shipped one plays: {ui.literal(why)}")
+        return None
+    st.info(
+        f"Playing against **{ui.literal(wanted, 120)}** ({ui.literal(entry.source, 200)}), not the shipped agent: "
+        "its games are not recorded on the leaderboard or in the ratings."
+    )
+    return wanted
+
+
 st.title("Play")
 spec = ui.pick_game("play-game")
 if spec is None:
     ui.to_gallery()
+agent = requested_agent(spec.slug)
 b, err = ui.bundle(spec.slug)
 if b is not None:
     err = ui.policy_error(str(b.path))  # said here, not by the play route once a game has started
     b = None if err else b
-if err:
+if err and agent is None:
     st.error(f"The {spec.name} agent cannot be used, so only Solo is offered: {ui.literal(err)}")
-modes = [m for m in MODES if m != "duel" or spec.slug in DUELS] if b is not None else ["solo"]
-if b is None and not err:
+playable = b is not None or agent is not None
+modes = [m for m in MODES if m != "duel" or spec.slug in DUELS] if playable else ["solo"]
+if not playable and not err:
     st.info(f"{spec.name} has no trained agent yet: Solo only.")
 
 c1, c2, c3 = st.columns([2, 1, 1])
@@ -98,6 +130,7 @@ result = _component(
         "mode": mode,
         "seed": seed,
         "player": player,
+        "agent": agent,
     },
     on_finished_change=lambda: None,
 )
