@@ -336,7 +336,7 @@ class Bundle:
     def evaluate(self, episodes: int | None = None, record: bool = False, progress: bool = False) -> EvalResult:
         """Evaluate the shipped policy with the bundle's recorded protocol (``episodes`` overrides its count).
 
-        :param progress: show the episodes done and the running mean (stderr: a bar on a terminal, else lines)
+        :param progress: show the episodes done and the running mean (a bar on a terminal, else lines)
         """
         protocol = self.protocol()
         if episodes:

@@ -2,8 +2,8 @@
 
 On a terminal: a `rich` bar with the count, the rate, the ETA and a short note (the latest reward, the
 file being uploaded). Anywhere else (CI logs, ``nohup``, a pipe): plain lines, at most one every
-``every`` seconds plus the last one, so a log stays readable and greppable. Output goes to stderr by
-default, so a command's result on stdout stays clean.
+``every`` seconds plus the last one, so a log stays readable and greppable. Output goes to stdout, with
+the command's other output: stderr is kept for the one line that says why a command failed.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Progress:
     :param unit: the counted thing, plural (``steps``, ``episodes``, ``files``)
     :param start: units already done before this process (a resumed run): the rate counts only new ones
     :param every: seconds between plain lines off a terminal
-    :param stream: where to write (default ``sys.stderr``)
+    :param stream: where to write (default ``sys.stdout``)
     :param bar: force the terminal bar on or off (default: on exactly when ``stream`` is a terminal)
     """
 
@@ -55,7 +55,7 @@ class Progress:
         bar: bool | None = None,
     ):
         self.title, self.total, self.unit, self.every = title, total, unit, every
-        self.stream = stream if stream is not None else sys.stderr
+        self.stream = stream if stream is not None else sys.stdout
         self.done = start
         self._start_count, self._t0 = start, time.monotonic()
         self._last_line = -math.inf
