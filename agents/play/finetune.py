@@ -17,7 +17,6 @@ training: a match costs minutes; the evaluation is duel_evidence's, after the ru
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from collections import deque
@@ -113,11 +112,21 @@ def _bundle(start_from: str | Path | None):
     return bundle
 
 
+def _copy_policy(policy) -> Any:
+    """A new policy with the same weights, built from its constructor arguments as SB3's own load does.
+
+    Not ``copy.deepcopy``: during training a policy can hold non-leaf tensors (autograd graph results), which
+    torch refuses to deepcopy; the first snapshot of the real run died on it."""
+    clone = type(policy)(**policy._get_constructor_parameters())
+    clone.load_state_dict(policy.state_dict())
+    return clone.to(policy.device)
+
+
 def _loaded(policy) -> Any:
     """A frozen copy of an SB3 policy with ``forward_info`` (what SnapshotPaddle asks)."""
     from agents.policy.network import LoadedPolicy
 
-    frozen = copy.deepcopy(policy).eval()
+    frozen = _copy_policy(policy).eval()
     for p in frozen.parameters():
         p.requires_grad_(False)
     return LoadedPolicy(frozen, None, {})
@@ -167,7 +176,7 @@ def _restore_snapshots(folder: Path, pool: DuelPool, model, upto: int, keep: int
         if t > upto:
             path.unlink()
             continue
-        policy = copy.deepcopy(model.policy)
+        policy = _copy_policy(model.policy)
         load_model(policy, str(path))
         add_snapshot(pool, policy, f"snap-{t}", keep)
 

@@ -202,3 +202,26 @@ def shipped_id(folder):
 
     digests = f"{sha256_file(folder / 'policy.safetensors')} {sha256_file(folder / 'policy.json')}"
     return hashlib.sha256(digests.encode()).hexdigest()
+
+
+def test_a_snapshot_of_a_policy_mid_training_is_a_frozen_copy_with_the_same_weights():
+    """During training SB3's distribution object keeps the last forward pass's tensors (with their graph);
+    copy.deepcopy refuses those, which killed the first real fine-tuning run at its first snapshot."""
+    import torch
+    from stable_baselines3 import PPO
+
+    from agents.play.finetune import _loaded
+
+    model = PPO("MlpPolicy", "CartPole-v1", n_steps=32, batch_size=32, device="cpu", seed=0)
+    obs = torch.zeros((4, 4))
+    model.policy.evaluate_actions(obs, torch.zeros(4))  # as in a PPO epoch: leaves graph tensors behind
+    frozen = _loaded(model.policy)
+    with torch.no_grad():
+        for param in model.policy.parameters():
+            param.add_(1.0)  # the learner moves on; the snapshot must not
+    snap = frozen.policy
+    assert snap is not model.policy
+    assert all(not p.requires_grad for p in snap.parameters())
+    before = {k: v for k, v in snap.state_dict().items()}
+    after = model.policy.state_dict()
+    assert all(torch.equal(before[k] + 1.0, after[k]) for k in before if before[k].is_floating_point())
