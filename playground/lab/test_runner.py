@@ -141,7 +141,7 @@ def test_a_killed_app_leaves_a_running_job_that_the_next_one_resumes_from_its_ch
         [sys.executable, "-c", WORKER, str(tmp_path / "data" / "playground.sqlite"), str(limits.lab_dir)], cwd=ROOT
     )
     try:
-        wait_for(lambda: (run_dir / "checkpoints" / "latest").exists(), what="a checkpoint")
+        wait_for(lambda: (run_dir / "checkpoints" / "latest").exists(), timeout=180, what="a checkpoint")
     finally:
         os.kill(app.pid, signal.SIGKILL)  # the app dies without a word; its training child dies with it
         app.wait()
@@ -164,6 +164,15 @@ def test_a_killed_app_leaves_a_running_job_that_the_next_one_resumes_from_its_ch
     from agents.hub import registry
 
     assert registry.get(f"lab:{job.id}").path == done.result["agent_path"]
+
+    # "Make a bundle": the ordinary build (100 episodes, replays) and verify, into the job's folder, never models/
+    runner.make_bundle(done).join(timeout=300)
+    status = runner.bundle_status(done)
+    assert status == f"written and verified: {runner.job_folder(done) / 'bundle'}", status
+    from agents.bundle import Bundle
+
+    built = Bundle.open(runner.job_folder(done) / "bundle")
+    assert built.eval_result().summary["episodes"] == 100 and all(c.ok for c in built.verify())
 
 
 def _finished(store, limits, label, size):
