@@ -100,14 +100,14 @@ def agent_latency(agent_path: Path | None, positions: int) -> dict:
         agent = ConnectFourAgent(NumpyPolicy.from_sb3(model.policy))
         source = "untrained policy of the training architecture"
     rng = np.random.default_rng(1)
-    grids = []
+    grids: list[np.ndarray] = []
     while len(grids) < positions:
         board = Board()
         for _ in range(int(rng.integers(0, 40))):
             if board.over:
                 break
             board.play(int(rng.choice(board.legal_moves())))
-        if not board.over:
+        if not board.over and board.grid is not None:
             grids.append(board.grid.copy())
     times = []
     for grid in grids:
