@@ -67,8 +67,9 @@ MODES = {
     "solo": "Solo",
     "watch": "Live watch: the agent alone",
 }
+# single-player games whose agent also plays a person on one court (the two-player game's slug). A comment, not
+# a docstring: Streamlit's "magic" writes a bare string in a page script onto the page.
 DUELS = {"pong": "pong-duel"}
-"""single-player games whose agent also plays a person on one court (the two-player game's slug)"""
 
 
 def requested_agent(slug: str) -> str | None:
