@@ -108,7 +108,11 @@ def app_url(tmp_path_factory):
 def checked_page(page):
     """A page that collects console errors and fails on them or on a Streamlit exception element."""
     errors = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    # with the URL: "Failed to load resource: 404" alone does not say which (seen once under heavy load)
+    page.on(
+        "console",
+        lambda msg: errors.append(f"{msg.text} [{msg.location.get('url', '')}]") if msg.type == "error" else None,
+    )
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.set_default_timeout(120_000)
     yield page
