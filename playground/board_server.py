@@ -43,7 +43,7 @@ from agents.selfplay.agent import ConnectFourAgent, Decision
 from agents.selfplay.board import COLS, ROWS, Board
 from envs import PlaygroundError
 from playground.leaderboard import clean_player
-from playground.play_server import RateWindow, Slots
+from playground.play_server import RateWindow, Slots, Stalled, close_socket, rating_store, send_json
 
 log = logging.getLogger(__name__)
 
@@ -198,13 +198,6 @@ class BoardLimits:
     """finished games one socket records in any 60 s (a game against the agent takes longer than 6 s)"""
 
 
-def _rating_store() -> Any:
-    from playground.store.db import get_database
-    from playground.store.ratings import RatingStore
-
-    return RatingStore(get_database())
-
-
 class BoardServer:
     """What every board socket shares: the limits, the slots, the agent, the ratings store, the results budget."""
 
@@ -212,7 +205,7 @@ class BoardServer:
         self,
         limits: BoardLimits | None = None,
         agents: AgentCache | None = None,
-        store: Callable[[], Any] = _rating_store,
+        store: Callable[[], Any] = rating_store,
     ):
         self.limits = limits or BoardLimits()
         self.slots = Slots(self.limits.max_games)
@@ -446,31 +439,15 @@ def record(store: Any, game: Game) -> dict[str, Any]:
 # --- the socket -----------------------------------------------------------------------------------------
 
 
-class _Stalled(Exception):
-    """The client took no message for ``send_seconds``: it stopped reading."""
-
-
-async def _send(ws: WebSocket, msg: dict[str, Any], seconds: float) -> None:
-    try:  # a client that stops reading would block a send for ever
-        await asyncio.wait_for(ws.send_text(json.dumps(msg)), seconds)
-    except TimeoutError:
-        raise _Stalled from None
-
-
-async def _close(ws: WebSocket, code: int, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError):
-        await asyncio.wait_for(ws.close(code=code), seconds)
-
-
 async def serve(ws: WebSocket, server: BoardServer) -> None:
     """One board socket, from accept to close."""
     limits = server.limits
     await ws.accept()
     if not server.slots.acquire():
-        with contextlib.suppress(_Stalled, WebSocketDisconnect):
+        with contextlib.suppress(Stalled, WebSocketDisconnect):
             msg = {"type": "busy", "message": f"all {limits.max_games} board slots are in use; try again shortly"}
-            await _send(ws, msg, limits.send_seconds)
-        await _close(ws, 1013, limits.send_seconds)
+            await send_json(ws, msg, limits.send_seconds)
+        await close_socket(ws, 1013, limits.send_seconds)
         return
     session = Session(server)
     try:
@@ -479,16 +456,16 @@ async def serve(ws: WebSocket, server: BoardServer) -> None:
                 message = await asyncio.wait_for(ws.receive(), limits.idle_seconds)
             except TimeoutError:
                 closed = {"type": "closed", "message": f"idle for {limits.idle_seconds:g} s: game closed"}
-                await _send(ws, closed, limits.send_seconds)
-                await _close(ws, 1000, limits.send_seconds)
+                await send_json(ws, closed, limits.send_seconds)
+                await close_socket(ws, 1000, limits.send_seconds)
                 return
             if message["type"] == "websocket.disconnect":
                 return
             # the agent and the database are blocking work: off the event loop that also serves Streamlit
             replies = await asyncio.to_thread(session.handle, message.get("text"))
             for reply in replies:
-                await _send(ws, reply, limits.send_seconds)
-    except _Stalled:
+                await send_json(ws, reply, limits.send_seconds)
+    except Stalled:
         log.info("board socket dropped: its client took no message for %g s", limits.send_seconds)
     except WebSocketDisconnect:
         pass

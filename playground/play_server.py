@@ -378,7 +378,7 @@ class Session:
             self.match = None
 
 
-def _rating_store() -> Any:
+def rating_store() -> Any:
     """The head-to-head ratings (``playground.store.ratings``), or None on a server without them."""
     try:
         from playground.store.db import get_database
@@ -390,7 +390,7 @@ def _rating_store() -> Any:
 
 def agent_board(game: str, agent: str) -> dict[str, Any] | None:
     """The agent's rating and record against people in ``game``, as the page shows it; None without a store."""
-    store = _rating_store()
+    store = rating_store()
     if store is None:
         return None
     board = store.board(game, agent)
@@ -409,7 +409,7 @@ def agent_board(game: str, agent: str) -> dict[str, Any] | None:
 
 def record_duel(result: dict[str, Any], player: str, agent: str, winner: str) -> dict[str, Any] | None:
     """Rate a finished human-vs-agent duel; the match's id and the agent's board after it (None: no store)."""
-    store = _rating_store()
+    store = rating_store()
     if store is None:
         return None
     outcome = {"human": "win", "agent": "loss", "draw": "draw"}[winner]  # the person's point of view
@@ -420,20 +420,20 @@ def record_duel(result: dict[str, Any], player: str, agent: str, winner: str) ->
     return {"match_id": record.id, "board": agent_board(result["game"], agent)}
 
 
-class _Stalled(Exception):
+class Stalled(Exception):
     """The client took no message for ``send_seconds``: it stopped reading."""
 
 
-async def _send(ws: WebSocket, msg: dict[str, Any], seconds: float) -> None:
+async def send_json(ws: WebSocket, msg: dict[str, Any], seconds: float) -> None:
     # a client that stops reading fills the TCP window and then the server's buffer; from then on a send
     # waits for ever (the idle timeout guards only receive), so every send has its own deadline
     try:
         await asyncio.wait_for(ws.send_text(protocol.encode(msg)), seconds)
     except TimeoutError:
-        raise _Stalled from None
+        raise Stalled from None
 
 
-async def _close(ws: WebSocket, code: int, seconds: float) -> None:
+async def close_socket(ws: WebSocket, code: int, seconds: float) -> None:
     # the close frame queues behind unread data like any message
     with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError):
         await asyncio.wait_for(ws.close(code=code), seconds)
@@ -444,9 +444,9 @@ async def serve(ws: WebSocket, server: PlayServer) -> None:
     limits = server.limits
     await ws.accept()
     if not server.slots.acquire():
-        with contextlib.suppress(_Stalled, WebSocketDisconnect):
-            await _send(ws, protocol.busy(limits.max_games), limits.send_seconds)
-        await _close(ws, 1013, limits.send_seconds)
+        with contextlib.suppress(Stalled, WebSocketDisconnect):
+            await send_json(ws, protocol.busy(limits.max_games), limits.send_seconds)
+        await close_socket(ws, 1013, limits.send_seconds)
         return
     session = Session(server)
     try:
@@ -454,18 +454,18 @@ async def serve(ws: WebSocket, server: PlayServer) -> None:
             try:
                 message = await asyncio.wait_for(ws.receive(), limits.idle_seconds)
             except TimeoutError:
-                await _send(
+                await send_json(
                     ws, protocol.closed(f"idle for {limits.idle_seconds:g} s: game closed"), limits.send_seconds
                 )
-                await _close(ws, 1000, limits.send_seconds)
+                await close_socket(ws, 1000, limits.send_seconds)
                 return
             if message["type"] == "websocket.disconnect":
                 return
             # env stepping and the policy are CPU work: off the event loop that also serves Streamlit
             replies = await asyncio.to_thread(session.handle, message.get("text"))
             for reply in replies:
-                await _send(ws, reply, limits.send_seconds)
-    except _Stalled:
+                await send_json(ws, reply, limits.send_seconds)
+    except Stalled:
         log.info("play socket dropped and its game freed: its client took no message for %g s", limits.send_seconds)
     except WebSocketDisconnect:
         pass
