@@ -127,7 +127,14 @@ def cmd_selfplay(args) -> int:
     out = Path(args.out).expanduser()
     try:
         run_dir = train_selfplay(
-            SelfPlayOptions(seed=args.seed, out=out, minutes=args.minutes, command=args.command_line)
+            SelfPlayOptions(
+                seed=args.seed,
+                out=out,
+                minutes=args.minutes,
+                anchor_share=args.anchor_share,
+                one_ply_share=args.one_ply_share,
+                command=args.command_line,
+            )
         )
     except (ValueError, FileExistsError) as exc:
         raise PlaygroundError(str(exc)) from None
@@ -445,6 +452,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--minutes", type=float, default=15.0, help="wall-clock training budget (default 15)")
     s.add_argument("--out", required=True, help="run folder (must not hold a finished run)")
+    s.add_argument(
+        "--anchor-share", type=float, default=0.3, help="share of episodes against the fixed bots (default 0.3)"
+    )
+    s.add_argument(
+        "--one-ply-share",
+        type=float,
+        default=0.5,
+        help="of the bot episodes, the share against one-ply; the rest against random (default 0.5)",
+    )
     s.set_defaults(func=cmd_selfplay)
 
     s = sub.add_parser("finetune", help="fine-tune the Pong agent in two-player Pong against bots and itself (PPO)")

@@ -25,13 +25,21 @@ from agents.selfplay.bots import OnePlyBot, Opponent, RandomBot
 class OpponentPool:
     """The opponents a training episode draws from: fixed anchors plus gated snapshots.
 
-    An episode meets an anchor with probability ``anchor_share`` (split evenly over the anchors), else a
-    snapshot drawn uniformly; with no snapshot yet, always an anchor.
+    An episode meets an anchor with probability ``anchor_share`` (split over the anchors by
+    ``anchor_weights``, evenly when None), else a snapshot drawn uniformly; with no snapshot yet, always an
+    anchor.
     """
 
     anchors: list[Opponent] = field(default_factory=lambda: [RandomBot(), OnePlyBot()])
     snapshots: list[Opponent] = field(default_factory=list)
     anchor_share: float = 0.3
+    anchor_weights: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.anchor_weights is not None:
+            w = np.asarray(self.anchor_weights, dtype=float)
+            if len(w) != len(self.anchors) or (w < 0).any() or w.sum() <= 0:
+                raise ValueError(f"anchor_weights={self.anchor_weights}: one weight >= 0 per anchor, not all 0")
 
     def members(self) -> list[Opponent]:
         return [*self.anchors, *self.snapshots]
@@ -39,7 +47,10 @@ class OpponentPool:
     def draw(self, rng: np.random.Generator) -> Opponent:
         if self.snapshots and rng.random() >= self.anchor_share:
             return self.snapshots[int(rng.integers(len(self.snapshots)))]
-        return self.anchors[int(rng.integers(len(self.anchors)))]
+        if self.anchor_weights is None:
+            return self.anchors[int(rng.integers(len(self.anchors)))]
+        w = np.asarray(self.anchor_weights, dtype=float)
+        return self.anchors[int(rng.choice(len(self.anchors), p=w / w.sum()))]
 
 
 class SelfPlayEnv(gym.Env):

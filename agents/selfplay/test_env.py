@@ -153,3 +153,16 @@ def test_the_vectorised_env_hands_maskableppo_the_boards_masks():
         np.testing.assert_array_equal(masks, np.stack([b.legal_mask() for b in boards]))
         rng = np.random.default_rng(0)
         venv.step(np.array([rng.choice(np.flatnonzero(m)) for m in masks]))
+
+
+def test_pool_draws_anchors_by_weight():
+    """anchor_weights splits the anchor episodes: 0.8 of them against one-ply here, not half."""
+    pool = OpponentPool(anchors=[RandomBot(), OnePlyBot()], anchor_share=1.0, anchor_weights=(0.2, 0.8))
+    rng = np.random.default_rng(0)
+    draws = [type(pool.draw(rng)).__name__ for _ in range(4000)]
+    assert abs(draws.count("OnePlyBot") / 4000 - 0.8) < 0.03
+    even = OpponentPool(anchors=[RandomBot(), OnePlyBot()], anchor_share=1.0)
+    draws = [type(even.draw(rng)).__name__ for _ in range(4000)]
+    assert abs(draws.count("OnePlyBot") / 4000 - 0.5) < 0.03
+    with pytest.raises(ValueError, match="anchor_weights"):
+        OpponentPool(anchors=[RandomBot(), OnePlyBot()], anchor_weights=(1.0,))

@@ -57,6 +57,8 @@ class SelfPlayOptions:
     """hidden layers of both heads (separate policy and value MLPs), ReLU"""
     anchor_share: float = 0.3
     """share of episodes against the fixed anchors (random, one-ply); the rest against snapshots"""
+    one_ply_share: float = 0.5
+    """of the anchor episodes, the share against one-ply (the rest against random); seeds 1-5 used 0.5"""
     gate_every: int = 50_000
     """timesteps between gates"""
     gate_games: int = 200
@@ -72,6 +74,10 @@ class SelfPlayOptions:
     def __post_init__(self) -> None:
         if self.gate_games < 100:
             raise ValueError(f"gate_games={self.gate_games}: a gate plays at least 100 games")
+        if not 0 <= self.anchor_share <= 1 or not 0 <= self.one_ply_share <= 1:
+            raise ValueError(
+                f"anchor_share={self.anchor_share}, one_ply_share={self.one_ply_share}: give shares in [0, 1]"
+            )
         if not 0 < self.minutes <= 600:
             raise ValueError(f"minutes={self.minutes}: give a budget in (0, 600]")
 
@@ -201,7 +207,7 @@ def train_selfplay(opts: SelfPlayOptions) -> Path:
     config["started"], config["git"] = now_iso(), git_state()
     (run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
-    pool = OpponentPool(anchor_share=opts.anchor_share)
+    pool = OpponentPool(anchor_share=opts.anchor_share, anchor_weights=(1 - opts.one_ply_share, opts.one_ply_share))
     model = make_model(opts, pool)
     gate = GateCallback(opts, pool, run_dir)
 
