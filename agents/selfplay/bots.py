@@ -7,7 +7,7 @@ many games against a deterministic agent are not one game repeated.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -154,4 +154,61 @@ def make_bot(name: str) -> Opponent:
     raise ValueError(f"unknown opponent '{name}': use random, one-ply or negamax-N (N in 1..8)")
 
 
-__all__ = ["COLS", "NegamaxBot", "OnePlyBot", "Opponent", "RandomBot", "forced_blocks", "immediate_wins", "make_bot"]
+TIES = (
+    "random among equal choices, drawn from a numpy Generator (PCG64) the caller passes: the evaluation seeds "
+    "one per (opponent, seat) block of games, a replay one per game with the replay's seed"
+)
+
+
+def definition(name: str) -> dict[str, Any]:
+    """What a test opponent is, as data for a bundle's manifest: name, kind, parameters, how ties are broken.
+
+    ``make_bot(d["name"])`` makes it again; ``playground verify`` compares a bundle's recorded definitions with
+    these, so an opponent whose code changed meaning is noticed.
+    """
+    bot = make_bot(name)  # an unknown name raises here
+    code = "agents/selfplay/bots.py"
+    if isinstance(bot, RandomBot):
+        return {
+            "name": name,
+            "kind": "random",
+            "params": {},
+            "plays": "a uniformly random legal column",
+            "ties": TIES,
+            "code": code,
+        }
+    if isinstance(bot, OnePlyBot):
+        return {
+            "name": name,
+            "kind": "one-ply",
+            "params": {},
+            "plays": "a winning column if any, else one that blocks the other side's four, else a random legal one",
+            "ties": TIES,
+            "code": code,
+        }
+    assert isinstance(bot, NegamaxBot)
+    return {
+        "name": name,
+        "kind": "negamax",
+        "params": {"depth": bot.depth, "win_score": WIN, "alpha_beta": True},
+        "plays": (
+            f"an immediate win if any; else negamax with alpha-beta to {bot.depth} plies (a win in k plies scores "
+            f"{WIN} - k), at the horizon 2 x (its cells that complete four - the other side's) + its centre-column "
+            "stones - the other side's; the root tries the columns in a random order and keeps the first strictly best"
+        ),
+        "ties": TIES,
+        "code": code,
+    }
+
+
+__all__ = [
+    "COLS",
+    "NegamaxBot",
+    "OnePlyBot",
+    "Opponent",
+    "RandomBot",
+    "definition",
+    "forced_blocks",
+    "immediate_wins",
+    "make_bot",
+]

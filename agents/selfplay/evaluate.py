@@ -7,6 +7,7 @@ interval lives here; it is the one to use for a win rate over n independent game
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -67,8 +68,16 @@ class SeatResult:
         return d
 
 
-def play_seat(agent: Opponent, opponent: Opponent, seat: int, games: int, seed: int) -> SeatResult:
-    """``games`` games of ``agent`` in ``seat`` (0 moves first) against ``opponent``, one seeded generator."""
+def play_seat(
+    agent: Opponent,
+    opponent: Opponent,
+    seat: int,
+    games: int,
+    seed: int,
+    on_game: Callable[[], None] | None = None,
+) -> SeatResult:
+    """``games`` games of ``agent`` in ``seat`` (0 moves first) against ``opponent``, one seeded generator;
+    ``on_game`` is called after each game (a progress bar)."""
     rng = np.random.default_rng(seed)
     wins = draws = losses = 0
     for _ in range(games):
@@ -80,4 +89,6 @@ def play_seat(agent: Opponent, opponent: Opponent, seat: int, games: int, seed: 
             wins += 1
         else:
             losses += 1
+        if on_game is not None:
+            on_game()
     return SeatResult(opponent.name, seat, games, wins, draws, losses, seed)

@@ -17,10 +17,11 @@ import argparse
 import json
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 from agents.selfplay.agent import ConnectFourAgent
-from agents.selfplay.bots import make_bot
+from agents.selfplay.bots import Opponent, make_bot
 from agents.selfplay.evaluate import SeatResult, play_seat
 from envs.catalog import get_two_player_spec
 
@@ -34,21 +35,34 @@ def block_seed(seed: int, opponent: str, seat: int) -> int:
     return seed * 1000 + zlib.crc32(opponent.encode()) % 997 * 2 + seat
 
 
-def evaluate_run(run_dir: Path, games: int, seed: int, opponents: tuple[str, ...] = OPPONENTS) -> dict:
-    """The evaluation of one run's final agent: every opponent, both seats."""
-    agent = ConnectFourAgent.load(run_dir / "final" / "agent.json")
-    run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+def evaluate_agent(
+    agent: Opponent,
+    games: int,
+    seed: int,
+    opponents: tuple[str, ...] = OPPONENTS,
+    on_game: Callable[[], None] | None = None,
+) -> list[dict]:
+    """``games`` games per seat against each opponent: one row per (opponent, seat) with W/D/L, Wilson 95 %
+    intervals, the block seed, and the catalog's bar for that opponent and seat and whether it is met."""
     bars = {(b.opponent, b.seat): b.min_win_rate for b in get_two_player_spec("connect-four").match_bars}
     results = []
     for name in opponents:
         for seat in (0, 1):
-            r: SeatResult = play_seat(agent, make_bot(name), seat, games, block_seed(seed, name, seat))
+            r: SeatResult = play_seat(agent, make_bot(name), seat, games, block_seed(seed, name, seat), on_game)
             row = r.to_dict()
             row["seat_name"] = SEATS[seat]
             bar = bars.get((name, SEATS[seat]))
             row["bar"] = bar
             row["bar_met"] = None if bar is None else r.win_rate >= bar
             results.append(row)
+    return results
+
+
+def evaluate_run(run_dir: Path, games: int, seed: int, opponents: tuple[str, ...] = OPPONENTS) -> dict:
+    """The evaluation of one run's final agent: every opponent, both seats."""
+    agent = ConnectFourAgent.load(run_dir / "final" / "agent.json")
+    run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    results = evaluate_agent(agent, games, seed, opponents)
     return {"run": str(run_dir), "agent": agent.meta, "training": run, "results": results}
 
 
