@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ from agents.policy.network import LoadedPolicy, PolicyFiles, load_policy
 from envs import GameSpec, get_spec
 
 CARD = "README.md"
+MATCH_MANIFEST = "manifest.json"
+"""where a two-player bundle keeps its manifest (``agents/bundle/match.py``); a single-player one has
+``evidence/manifest.json``, so the tools that list single-player bundles never take one for the other"""
 WEIGHTS = "policy.safetensors"
 REPLAYS = "evidence/replays"
 
@@ -107,6 +111,67 @@ def present_files(root: Path, skip: str | None = None) -> tuple[set[str], list[s
     return files, odd
 
 
+def check_listed_files(
+    root: Path, files: dict[str, str], manifest_rel: str, blobs: Path | None = None, skip: str | None = None
+) -> list[Check]:
+    """A folder's files against its manifest's ``files`` (path -> sha256): each is inside ``root`` (see
+    :func:`confined`), within the size limits (checked before hashing) and has its sha256; and nothing but
+    ``manifest_rel`` (and the folder ``skip``) is unlisted. One :class:`Check` per file, then the unlisted."""
+    checks = []
+    per_file, total_limit, total = max_file_bytes(), max_bundle_bytes(), 0
+    for rel, digest in sorted(files.items()):
+        try:
+            p = confined(root, rel, blobs)
+            size = os.stat(p).st_size
+            total += size
+            if size > per_file:
+                raise BundleError(too_big(rel, size, per_file, "PLAYGROUND_MAX_FILE_MB"))
+            if total > total_limit:
+                raise BundleError(
+                    too_big(f"the bundle's files up to {rel}", total, total_limit, "PLAYGROUND_MAX_BUNDLE_MB")
+                )
+        except BundleError as exc:
+            checks.append(Check(f"sha256 {rel}", False, str(exc)))
+            continue
+        actual = sha256_file(p)
+        checks.append(
+            Check(
+                f"sha256 {rel}",
+                actual == digest,
+                "matches"
+                if actual == digest
+                else f"{rel} was changed: sha256 {actual[:12]}… but the manifest says {digest[:12]}…",
+            )
+        )
+    present, odd = present_files(root, skip=skip)
+    unlisted = sorted(present - set(files) - {manifest_rel}) + odd
+    checks.append(
+        Check(
+            "no unlisted files",
+            not unlisted,
+            "none"
+            if not unlisted
+            else f"files not in the manifest: {', '.join(unlisted[:10])}"
+            + (f" (and {len(unlisted) - 10} more)" if len(unlisted) > 10 else ""),
+        )
+    )
+    return checks
+
+
+def run_check(name: str, fn: Callable[[], str | None]) -> Check:
+    """Run one check; its error is its failure line. Anything unforeseen a hostile file provokes is a failed
+    check named by its type too, never a traceback that ends the whole verification."""
+    from envs.errors import PlaygroundError
+
+    try:
+        detail = fn()
+        return Check(name, True, detail or "ok")
+    except PlaygroundError as exc:
+        return Check(name, False, str(exc))
+    except Exception as exc:
+        return Check(name, False, f"{type(exc).__name__}: {str(exc)[:300]}")
+
+
 class Bundle:
     """An agent bundle on disk: open it with :meth:`open` (or :meth:`shipped`), then ask it.
 
@@ -148,6 +213,11 @@ class Bundle:
         try:
             manifest_file = confined(path, MANIFEST, hub_blobs(path))
         except BundleError as exc:
+            if (path / MATCH_MANIFEST).is_file():
+                raise BundleError(
+                    f"{path} is a two-player bundle (its manifest is {MATCH_MANIFEST}): this takes single-player "
+                    f"bundles; open it with agents.bundle.match.MatchBundle, or run `playground verify {path}`"
+                ) from None
             raise BundleError(f"{path} is not a bundle: {exc}") from None
         manifest = Manifest.from_json(
             read_json(manifest_file, f"{path / MANIFEST}", BundleError), where=str(path / MANIFEST)
@@ -349,45 +419,7 @@ class Bundle:
     def check_files(self) -> list[Check]:
         """Every file listed in the manifest is inside the folder (no links out), within the size limits, and
         has its sha256; and no file is unlisted. Sizes are checked before a file is hashed."""
-        checks = []
-        per_file, total_limit, total = max_file_bytes(), max_bundle_bytes(), 0
-        for rel, digest in sorted(self.manifest.files.items()):
-            try:
-                p = self._file(rel)
-                size = os.stat(p).st_size
-                total += size
-                if size > per_file:
-                    raise BundleError(too_big(rel, size, per_file, "PLAYGROUND_MAX_FILE_MB"))
-                if total > total_limit:
-                    raise BundleError(
-                        too_big(f"the bundle's files up to {rel}", total, total_limit, "PLAYGROUND_MAX_BUNDLE_MB")
-                    )
-            except BundleError as exc:
-                checks.append(Check(f"sha256 {rel}", False, str(exc)))
-                continue
-            actual = sha256_file(p)
-            checks.append(
-                Check(
-                    f"sha256 {rel}",
-                    actual == digest,
-                    "matches"
-                    if actual == digest
-                    else f"{rel} was changed: sha256 {actual[:12]}… but the manifest says {digest[:12]}…",
-                )
-            )
-        present, odd = present_files(self.path, skip=REPRODUCTIONS)
-        unlisted = sorted(present - set(self.manifest.files) - {MANIFEST}) + odd
-        checks.append(
-            Check(
-                "no unlisted files",
-                not unlisted,
-                "none"
-                if not unlisted
-                else f"files not in the manifest: {', '.join(unlisted[:10])}"
-                + (f" (and {len(unlisted) - 10} more)" if len(unlisted) > 10 else ""),
-            )
-        )
-        return checks
+        return check_listed_files(self.path, self.manifest.files, MANIFEST, self._blobs, skip=REPRODUCTIONS)
 
     def verify(self) -> list[Check]:
         """All checks: files (stopping there, before anything is loaded, if any fails), reproductions, the
@@ -401,17 +433,7 @@ class Bundle:
         return checks + self.check_reproductions() + self.check_contents()
 
     def _check(self, name: str, fn) -> Check:
-        """Run one check; its error is its failure line. Anything unforeseen a hostile file provokes is a
-        failed check named by its type too, never a traceback that ends the whole verification."""
-        from envs.errors import PlaygroundError
-
-        try:
-            detail = fn()
-            return Check(name, True, detail or "ok")
-        except PlaygroundError as exc:
-            return Check(name, False, str(exc))
-        except Exception as exc:
-            return Check(name, False, f"{type(exc).__name__}: {str(exc)[:300]}")
+        return run_check(name, fn)
 
     def check_contents(self) -> list[Check]:
         """What the app relies on, file by file: what ``pull`` and ``import`` require before registering."""

@@ -7,9 +7,19 @@ import os
 import shutil
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Protocol
 
-from agents.bundle.manifest import MANIFEST, Manifest
+from agents.bundle.manifest import MANIFEST
 from agents.common.files import sha256_file
+
+
+class ManifestLike(Protocol):
+    """What the writer needs of a manifest: the files it lists (filled in by :meth:`BundleWriter.finish`) and
+    its JSON (``agents.bundle.manifest.Manifest``, ``agents.bundle.match.MatchManifest``)."""
+
+    files: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
 class BundleWriter:
@@ -23,14 +33,20 @@ class BundleWriter:
             w.finish(manifest)  # files are filled in; without finish() nothing is installed
     """
 
-    def __init__(self, out_dir: Path):
+    def __init__(self, out_dir: Path, manifest_rel: str = MANIFEST, folders: tuple[str, ...] = ("evidence/replays",)):
+        """:param manifest_rel: where the manifest goes (a two-player bundle's is ``manifest.json``)
+        :param folders: folders made at the start"""
         self.out_dir = Path(out_dir)
         self.path = self.out_dir.with_name(f".{self.out_dir.name}.writing")
-        self._manifest: Manifest | None = None
+        self.manifest_rel = manifest_rel
+        self.folders = folders
+        self._manifest: ManifestLike | None = None
 
     def __enter__(self) -> BundleWriter:
         shutil.rmtree(self.path, ignore_errors=True)
-        (self.path / "evidence" / "replays").mkdir(parents=True)
+        self.path.mkdir(parents=True)
+        for folder in self.folders:
+            (self.path / folder).mkdir(parents=True, exist_ok=True)
         return self
 
     def write_text(self, rel: str, text: str) -> Path:
@@ -53,12 +69,12 @@ class BundleWriter:
         return {
             str(p.relative_to(self.path)): sha256_file(p)
             for p in sorted(self.path.rglob("*"))
-            if p.is_file() and str(p.relative_to(self.path)) != MANIFEST
+            if p.is_file() and str(p.relative_to(self.path)) != self.manifest_rel
         }
 
-    def finish(self, manifest: Manifest) -> None:
+    def finish(self, manifest: ManifestLike) -> None:
         manifest.files = self.checksums()
-        self.write_json(MANIFEST, manifest.to_json())
+        self.write_json(self.manifest_rel, manifest.to_json())
         self._manifest = manifest
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
