@@ -61,6 +61,32 @@ def _game(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _game_or_two_player(text: str) -> str:
+    """A single-player game (slug or gymnasium id) or a two-player one (slug or PettingZoo name), as its slug."""
+    from envs.catalog import get_two_player_spec
+
+    try:
+        return get_spec(text).slug
+    except UnknownGameError as exc:
+        try:
+            return get_two_player_spec(text).slug
+        except UnknownGameError:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _any_bundle_or_game(text: str) -> str:
+    """A bundle folder (one- or two-player) as given, else a game of either kind as its slug."""
+    if Path(text).exists():
+        return text
+    try:
+        return _game_or_two_player(text)
+    except argparse.ArgumentTypeError as exc:
+        looks_like_a_path = "/" in text or "\\" in text
+        raise argparse.ArgumentTypeError(
+            f"no bundle folder {text}, nor a game id: {exc}" if looks_like_a_path else str(exc)
+        ) from None
+
+
 def _bundle_or_game(text: str) -> str:
     """A bundle folder as given, else a game (slug or gymnasium id) as its slug: its shipped bundle."""
     if Path(text).exists():
@@ -85,9 +111,11 @@ def _ablation(text: str) -> str:
 
 def cmd_games(args) -> int:
     from envs import GAMES
-    from envs.catalog import game_ids
+    from envs.catalog import TWO_PLAYER_GAMES, game_ids
 
     rows = [(spec.slug, ", ".join(game_ids(spec)), spec.name) for spec in GAMES.values()]
+    # two-player games: their PettingZoo name where gymnasium games have ids, and marked as such
+    rows += [(spec.slug, spec.env_id, f"{spec.name} [two-player]") for spec in TWO_PLAYER_GAMES.values()]
     width = max(len(ids) for _, ids, _ in rows)
     print(f"{'slug':24} {'gymnasium ids':{width}} name")
     for slug, ids, name in rows:
@@ -164,14 +192,40 @@ def cmd_finetune(args) -> int:
 
 def cmd_bundle(args) -> int:
     from agents.bundle.build import build_bundle
+    from envs.catalog import TWO_PLAYER_GAMES
 
+    if args.game in TWO_PLAYER_GAMES:
+        return _bundle_two_player(args)
+    if args.games is not None:
+        raise PlaygroundError(f"--games is for two-player games; {args.game} is evaluated on --episodes")
     out = build_bundle(
         args.game,
         [Path(r) for r in args.runs],
         out=args.out,
         command=args.command_line,
-        replays=args.replays,
+        replays=5 if args.replays is None else args.replays,
         episodes=args.episodes,
+    )
+    print(f"bundle written: {out}")
+    return 0
+
+
+def _bundle_two_player(args) -> int:
+    from agents.bundle.match_build import DEFAULT_GAMES, MatchBundleOptions, build_match_bundle
+
+    if len(args.runs) != 1:
+        raise PlaygroundError(f"a two-player bundle is built from one self-play run folder; got {len(args.runs)}")
+    if args.episodes is not None:
+        raise PlaygroundError(f"{args.game} is evaluated in games per seat: use --games, not --episodes")
+    out = build_match_bundle(
+        MatchBundleOptions(
+            game=args.game,
+            run_dir=Path(args.runs[0]),
+            out=Path(args.out) if args.out else None,
+            games=DEFAULT_GAMES if args.games is None else args.games,
+            replays=2 if args.replays is None else args.replays,
+            command=args.command_line,
+        )
     )
     print(f"bundle written: {out}")
     return 0
@@ -207,9 +261,13 @@ def cmd_evaluate(args) -> int:
 
 def cmd_verify(args) -> int:
     from agents.bundle import Bundle
+    from agents.bundle.match import MatchBundle, is_match_bundle
+    from envs.catalog import TWO_PLAYER_GAMES
 
-    bundle = Bundle.open(args.bundle, check=False)
-    report = bundle.verify()
+    if args.bundle in TWO_PLAYER_GAMES or is_match_bundle(args.bundle):
+        report = MatchBundle.open(args.bundle, check=False).verify()
+    else:
+        report = Bundle.open(args.bundle, check=False).verify()
     for check in report:
         print(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
     failed = [c for c in report if not c.ok]
@@ -476,11 +534,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_finetune)
 
     s = sub.add_parser("bundle", help="build models/<game> from finished training runs")
-    s.add_argument("game", type=_game, help="game: slug or gymnasium id")
-    s.add_argument("runs", nargs="+", help="run folders, one per training seed")
+    s.add_argument("game", type=_game_or_two_player, help="game: slug or gymnasium id; or a two-player game's slug")
+    s.add_argument("runs", nargs="+", help="run folders, one per training seed (two-player: one self-play run)")
     s.add_argument("--out", help="bundle folder (default models/<game>)")
-    s.add_argument("--replays", type=int, default=5, help="replays to record (best, worst, median, ...)")
+    s.add_argument(
+        "--replays",
+        type=int,
+        help="replays to record: best, worst, median, ... (default 5); two-player: per opponent and seat (default 2)",
+    )
     s.add_argument("--episodes", type=int, help="final evaluation episodes (default: the game's protocol, 100)")
+    s.add_argument(
+        "--games", type=int, help="two-player: games per seat against each test opponent (default 1000, as the bars)"
+    )
     s.set_defaults(func=cmd_bundle)
 
     s = sub.add_parser("evaluate", help="re-evaluate a bundle on its recorded seeds")
@@ -490,7 +555,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("verify", help="check a bundle's checksums and re-simulate its replays")
-    s.add_argument("bundle", type=_bundle_or_game, help="bundle folder, or game (slug or gymnasium id)")
+    s.add_argument(
+        "bundle", type=_any_bundle_or_game, help="bundle folder, or game (slug or gymnasium id; two-player: slug)"
+    )
     s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser("publish", help="publish a bundle to a Hugging Face Hub repo, in one commit")
