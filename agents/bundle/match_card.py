@@ -16,7 +16,7 @@ def _pct(x: float) -> str:
 def _bar_cell(r: SeatRecord) -> str:
     if r.bar is None:
         return "no bar: reported as it is"
-    return f"≥ {r.bar:.0%} wins: " + ("met" if r.bar_met else "**below the bar**")
+    return f"≥ {100 * r.bar:.0f} % wins: " + ("met" if r.bar_met else "**below the bar**")
 
 
 def headline(ev: MatchEvaluation) -> str:

@@ -1,0 +1,273 @@
+"""Two-player bundles: built from a self-play run, verified, and every kind of tampering caught with one line.
+
+The run folder is made from the shipped Connect Four bundle's own files (its policy and its training
+evidence are what a ``playground selfplay`` run leaves), so these tests build a real bundle in a second,
+with a few games per seat instead of 1,000.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from agents.bundle import Bundle
+from agents.bundle.bundle import MATCH_MANIFEST
+from agents.bundle.match import MatchBundle, is_match_bundle
+from agents.bundle.match_build import MatchBundleOptions, build_match_bundle
+from agents.common.errors import BundleError
+from agents.common.files import sha256_file
+from agents.common.settings import REPO_ROOT, models_dir
+from agents.selfplay.board import Board
+from agents.selfplay.bots import definition
+from agents.selfplay.report import OPPONENTS, evaluate_agent
+
+SHIPPED = models_dir() / "connect-four"
+GAMES = 6
+
+
+def run_folder_from(bundle_dir, run):
+    """A finished self-play run's folder from a two-player bundle's files (policy in final/, evidence at the top)."""
+    (run / "final").mkdir(parents=True)
+    for name in ("agent.json", "agent.safetensors"):
+        shutil.copy(bundle_dir / name, run / "final" / name)
+    for name in ("config.json", "run.json", "diagnostics.csv", "gates.jsonl"):
+        shutil.copy(bundle_dir / "evidence" / name, run / name)
+    return run
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("match")
+    run = run_folder_from(SHIPPED, root / "run")
+    out = build_match_bundle(MatchBundleOptions("connect-four", run, out=root / "bundle", games=GAMES, replays=1))
+    return out
+
+
+@pytest.fixture
+def copy(built, tmp_path):
+    out = tmp_path / "bundle"
+    shutil.copytree(built, out)
+    return out
+
+
+def rehash(folder, rel):
+    """Update the manifest's sha256 of ``rel``: the tampering a checksum alone does not catch."""
+    manifest = json.loads((folder / MATCH_MANIFEST).read_text())
+    manifest["files"][rel] = sha256_file(folder / rel)
+    (folder / MATCH_MANIFEST).write_text(json.dumps(manifest))
+
+
+def edit_json(folder, rel, change):
+    data = json.loads((folder / rel).read_text())
+    change(data)
+    (folder / rel).write_text(json.dumps(data))
+    rehash(folder, rel)
+
+
+def failed(folder):
+    return [c for c in MatchBundle.open(folder, check=False).verify() if not c.ok]
+
+
+def test_a_built_bundle_verifies_and_holds_what_the_brief_lists(built):
+    b = MatchBundle.open(built)
+    checks = b.verify()
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+    names = [c.name for c in checks]
+    for name in ("evaluation.json consistent", "opponents are this code's", "training evidence"):
+        assert name in names
+    assert sum(n.endswith("re-simulates") for n in names) == len(OPPONENTS) * 2  # one replay per opponent and seat
+    m = b.manifest
+    assert m.game == "connect-four" and m.seats == ("player_0", "player_1") and m.kind == "two-player"
+    assert m.opponents == [definition(o) for o in OPPONENTS] and m.opponents[2]["params"]["depth"] == 4
+    assert m.training["seed"] == b.training_run()["seed"] and m.training["command"].startswith("playground selfplay")
+    assert set(m.files) >= {"agent.json", "agent.safetensors", "evaluation.json", "README.md", "evidence/gates.jsonl"}
+    ev = b.evaluation()
+    assert ev.games_per_seat == GAMES and len(ev.rows) == 6
+    assert all(r.wins + r.draws + r.losses == GAMES for r in ev.rows)
+    assert ev.policy_sha256 == m.files["agent.safetensors"]
+    replay = b.replay(b.replay_names()[0])
+    assert replay.result in ("win", "draw", "loss") and len(replay.moves) >= 7
+
+
+def test_the_evaluation_is_the_report_s_same_seeds_same_numbers(built):
+    b = MatchBundle.open(built)
+    again = evaluate_agent(b.agent(), GAMES, b.manifest.evaluation["seed"])
+    assert [(r["wins"], r["draws"], r["losses"], r["seed"]) for r in again] == [
+        (r.wins, r.draws, r.losses, r.seed) for r in b.evaluation().rows
+    ]
+
+
+def test_the_card_says_below_the_bar_exactly_when_a_bar_is_missed(built):
+    b = MatchBundle.open(built)
+    card, ev = b.card(), b.evaluation()
+    met, barred = ev.bars()
+    assert ("**Below the bar**" in card) == (met < barred)
+    for r in ev.rows:
+        seat = f"{'first' if r.seat == 0 else 'second'} ({r.seat_name})"
+        assert f"| {r.opponent} | {seat} | {r.wins} / {r.draws} / {r.losses} |" in card
+    assert b.manifest.commands["bundle"] in card and "ConnectFourAgent.load" in card
+
+
+def test_a_tampered_file_fails_its_checksum_and_nothing_is_loaded(copy):
+    data = bytearray((copy / "agent.safetensors").read_bytes())
+    data[-1] ^= 1
+    (copy / "agent.safetensors").write_bytes(bytes(data))
+    bad = failed(copy)
+    assert [c.name for c in bad] == ["sha256 agent.safetensors", "nothing loaded"]
+    assert "agent.safetensors was changed" in bad[0].detail
+    with pytest.raises(BundleError, match="failed its checksums: agent.safetensors was changed"):
+        MatchBundle.open(copy)
+
+
+def test_an_unlisted_file_fails(copy):
+    (copy / "replays" / "extra.json").write_text("{}")
+    assert [c.name for c in failed(copy)] == ["no unlisted files", "nothing loaded"]
+
+
+def _changed_agent_move(moves, seat):
+    """The replay's moves with the agent's first move replaced by another legal column."""
+    board = Board()
+    for i, col in enumerate(moves):
+        if i % 2 == seat:
+            other = next(c for c in board.legal_moves() if c != col)
+            return [*moves[:i], other, *moves[i + 1 :]], i
+        board.play(col)
+    raise AssertionError("no agent move")
+
+
+def test_a_replay_with_a_changed_move_fails_with_one_line(copy):
+    name = "one-ply-player_1-0"
+    rel = f"replays/{name}.json"
+    record = json.loads((copy / rel).read_text())
+    moves, i = _changed_agent_move(record["moves"], record["agent_seat"])
+    edit_json(copy, rel, lambda d: d.update(moves=moves))
+    bad = failed(copy)
+    assert [c.name for c in bad] == [f"replay {name} re-simulates"]
+    assert f"move {i + 1}: the agent plays column" in bad[0].detail and "\n" not in bad[0].detail
+
+
+def test_a_replay_whose_game_is_not_its_seed_s_fails(copy):
+    """A real game of the agent against random (every agent move the policy's, legal, the result right), but
+    from another seed than the one recorded: only playing it again from the seed shows it."""
+    from agents.selfplay.bots import RandomBot
+    from agents.selfplay.evaluate import play_game
+
+    b = MatchBundle.open(copy)
+    name = "random-player_0-0"
+    r = b.replay(name)
+    for other in range(r.seed + 1, r.seed + 20):
+        winner, moves = play_game((b.agent(), RandomBot()), np.random.default_rng(other))
+        if tuple(moves) != r.moves:
+            break
+    result = "draw" if winner < 0 else "win" if winner == 0 else "loss"
+    edit_json(copy, f"replays/{name}.json", lambda d: d.update(moves=moves, result=result))
+    bad = failed(copy)
+    assert [c.name for c in bad] == [f"replay {name} re-simulates"]
+    assert f"played again from seed {r.seed}, the game differs from move" in bad[0].detail
+
+
+def test_a_replay_with_a_wrong_result_fails(copy):
+    name = "random-player_0-0"
+    record = json.loads((copy / f"replays/{name}.json").read_text())
+    wrong = "loss" if record["result"] != "loss" else "win"
+    edit_json(copy, f"replays/{name}.json", lambda d: d.update(result=wrong))
+    (bad,) = failed(copy)
+    assert f"the replay says {wrong}" in bad.detail
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda r: r.update(wins=r["wins"] + 1), "is 7, not 6 games"),
+        (lambda r: r.update(wins=r["wins"] - 1, draws=r["draws"] + 1), "is not the Wilson interval"),
+        (lambda r: r.update(bar_met=not r["bar_met"]), "the catalog says bar 0.99"),
+        (lambda r: r.update(bar=0.5), "the catalog says bar 0.99"),
+        (lambda r: r.update(games=5), "5 games, but the evaluation says 6 per seat"),
+    ],
+)
+def test_an_evaluation_with_a_changed_count_or_bar_fails(copy, change, reason):
+    edit_json(copy, "evaluation.json", lambda d: change(d["results"][0]))  # random, player_0: a bar of 99 %
+    bad = failed(copy)
+    assert bad[0].name == "evaluation.json consistent"
+    assert reason in bad[0].detail and "\n" not in bad[0].detail
+
+
+def test_an_opponent_recorded_otherwise_than_the_code_defines_it_fails(copy):
+    def edit(m):
+        m["opponents"][2]["params"]["depth"] = 5
+
+    manifest = json.loads((copy / MATCH_MANIFEST).read_text())
+    edit(manifest)
+    (copy / MATCH_MANIFEST).write_text(json.dumps(manifest))
+    bad = failed(copy)
+    assert [c.name for c in bad] == ["opponents are this code's"]
+    assert "negamax-4 is recorded otherwise" in bad[0].detail and "params differ" in bad[0].detail
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m.update(format="ppo-playground/bundle@1"), "this version reads ppo-playground/match-bundle@1"),
+        (lambda m: m["files"].update({"../outside": "0" * 64}), "unsafe or malformed file entry"),
+        (lambda m: m.update(game="pong"), "not a two-player game"),
+        (lambda m: m["evaluation"].update(games_per_seat=10**9), "is not 1..100000"),
+        (lambda m: m["opponents"].append({"name": "<script>", "kind": "x", "params": {}}), "no plain name"),
+        (lambda m: m["training"].update(seed="4"), "training['seed']"),
+    ],
+)
+def test_a_malformed_manifest_is_one_line(copy, change, message):
+    manifest = json.loads((copy / MATCH_MANIFEST).read_text())
+    change(manifest)
+    (copy / MATCH_MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=message.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+        MatchBundle.open(copy, check=False)
+
+
+def test_single_player_tools_name_a_two_player_folder_and_leave_it_alone(built):
+    assert is_match_bundle(built) and not Bundle.is_bundle(built)
+    with pytest.raises(BundleError, match="is a two-player bundle"):
+        Bundle.open(built)
+    assert not is_match_bundle(models_dir() / "cartpole")
+
+
+def test_a_run_that_is_not_finished_is_named(tmp_path):
+    (tmp_path / "run").mkdir()
+    with pytest.raises(BundleError, match="is not a finished self-play run: no final/agent.json"):
+        build_match_bundle(MatchBundleOptions("connect-four", tmp_path / "run", out=tmp_path / "b", games=1))
+    assert not (tmp_path / "b").exists()
+
+
+def test_pong_duel_has_no_two_player_bundle_yet(tmp_path):
+    with pytest.raises(BundleError, match="two-player bundles exist for connect-four only, not pong-duel"):
+        build_match_bundle(MatchBundleOptions("pong-duel", tmp_path, games=1))
+
+
+def test_games_lists_the_two_player_games(capsys):
+    from playground.cli import main
+
+    assert main(["games"]) == 0
+    out = capsys.readouterr().out
+    assert "connect_four_v3" in out and "Connect Four [two-player]" in out and "[two-player]" in out.split("pong_v3")[1]
+
+
+@pytest.mark.shipped
+def test_the_shipped_connect_four_bundle_verifies_with_1000_games_per_seat():
+    b = MatchBundle.open(SHIPPED)
+    checks = b.verify()
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+    assert b.evaluation().games_per_seat == 1000 and b.manifest.commands["bundle"].startswith("playground bundle")
+
+
+@pytest.mark.shipped
+def test_the_shipped_card_s_usage_snippet_runs():
+    card = MatchBundle.open(SHIPPED).card()
+    code = card.split("```python\n", 1)[1].split("```", 1)[0]
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    column = int(out.stdout.split()[0])
+    assert 0 <= column <= 6
