@@ -10,12 +10,11 @@ README = (REPO_ROOT / "README.md").read_text()
 
 
 def test_connect_four_figures_are_the_shipped_agents_evaluation():
-    models = REPO_ROOT / "models" / "connect-four"
-    seed = json.loads((models / "agent.json").read_text())["meta"]["seed"]
-    (ev,) = [
-        e for e in json.loads((models / "evaluation.json").read_text())["evaluations"] if e["agent"]["seed"] == seed
-    ]
-    rate = {(r["opponent"], r["seat"]): 100 * r["wins"] / r["games"] for r in ev["results"]}
+    from agents.bundle.match import MatchBundle
+
+    bundle = MatchBundle.open(REPO_ROOT / "models" / "connect-four")
+    seed = bundle.manifest.training["seed"]
+    rate = {(r.opponent, r.seat): 100 * r.win_rate for r in bundle.evaluation().rows}
     assert f"seed {seed} of five self-play runs" in README
     assert f"random play ≥ {min(rate['random', 0], rate['random', 1]):.1f} %" in README
     assert f"one-ply bot only {rate['one-ply', 0]:.1f} % (first) and {rate['one-ply', 1]:.1f} % (second)" in README

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from agents.common.files import read_json
+from agents.bundle.match import MatchBundle, is_match_bundle
 from envs import PlaygroundError
 from playground import board_server, ui
 from playground.leaderboard import MAX_PLAYER, clean_player
@@ -96,48 +96,51 @@ if agent is None:
     st.stop()
 
 
-def _evidence(loaded: board_server.LoadedAgent) -> list[dict]:
-    """The agent's rows of ``evaluation.json`` beside it (its seed's 1,000-game results per opponent and seat)."""
-    path = loaded.path.parent / "evaluation.json"
-    if not path.is_file():
-        return []
+def _evidence(loaded: board_server.LoadedAgent) -> tuple[list[dict], str, int]:
+    """The rows of the bundle's ``evaluation.json`` when the agent is a two-player bundle's (1,000 games per
+    seat against each test opponent, checked by ``MatchBundle.evaluation``), and a caption saying where they
+    come from; no rows when the folder is not a bundle or its evaluation does not check out."""
+    folder = loaded.path.parent
+    if not is_match_bundle(folder):
+        return [], "", 0
     try:
-        data = read_json(path, "the Connect Four evaluation")
-        seed = loaded.agent.meta.get("seed")
-        rows = []
-        for ev in data["evaluations"]:
-            if ev["agent"]["seed"] != seed:
-                continue
-            for r in ev["results"]:
-                rows.append(
-                    {
-                        "opponent": r["opponent"],
-                        "agent moves": "first" if r["seat"] == 0 else "second",
-                        "wins / draws / losses": f"{r['wins']} / {r['draws']} / {r['losses']}",
-                        "win rate, 95 % CI": f"{r['wins'] / r['games']:.1%} ({r['wins_ci95'][0]:.1%}–"
-                        f"{r['wins_ci95'][1]:.1%})",
-                        "bar": "—" if r.get("bar") is None else f"≥ {r['bar']:.0%} wins",
-                        "met": "—" if r.get("bar") is None else ("yes" if r["bar_met"] else "no"),
-                    }
-                )
-        return rows
-    except (PlaygroundError, KeyError, TypeError, ValueError, ZeroDivisionError):
-        return []
+        bundle = MatchBundle.open(folder, check=False)
+        ev = bundle.evaluation()
+        if ev.policy_sha256 != loaded.sha256:
+            return [], "", 0  # the evaluation is of other weights than the ones the board plays
+    except PlaygroundError:
+        return [], "", 0
+    rows = [
+        {
+            "opponent": r.opponent,
+            "agent moves": "first" if r.seat == 0 else "second",
+            "wins / draws / losses": f"{r.wins} / {r.draws} / {r.losses}",
+            "win rate, 95 % CI": f"{r.win_rate:.1%} ({r.ci('wins')[0]:.1%}–{r.ci('wins')[1]:.1%})",
+            "bar": "—" if r.bar is None else f"≥ {r.bar:.0%} wins",
+            "met": "—" if r.bar is None else ("yes" if r.bar_met else "no"),
+        }
+        for r in ev.rows
+    ]
+    t = bundle.manifest.training
+    caption = (
+        f"Self-play MaskablePPO, seed {int(t['seed'])}, {int(t['timesteps']):,} steps, {ev.games_per_seat:,} games "
+        f"per seat. From the bundle's `evaluation.json` ({ui.literal(bundle.manifest.commands['bundle'])}; "
+        "`playground verify connect-four` re-checks it, docs/connect-four.md); kept apart from the results "
+        "against people below."
+    )
+    return rows, caption, ev.games_per_seat
 
 
-rows = _evidence(agent)
+rows, where, games = _evidence(agent)
 if rows:
     barred = [r for r in rows if r["met"] != "—"]
     missed = sum(r["met"] == "no" for r in barred)
     verdict = "every bar met" if not missed else f"{missed} of {len(barred)} bars not met"
-    with st.expander(f"How good is it? Against test opponents, 1,000 games per seat: {verdict}", expanded=bool(missed)):
+    with st.expander(
+        f"How good is it? Against test opponents, {games:,} games per seat: {verdict}", expanded=bool(missed)
+    ):
         st.dataframe(rows, hide_index=True)
-        st.caption(
-            f"Self-play MaskablePPO, seed {int(agent.agent.meta.get('seed', 0))}, "
-            f"{int(agent.agent.meta.get('timesteps', 0)):,} steps. From `evaluation.json` beside the agent "
-            "(`python -m agents.selfplay.report`, docs/connect-four.md); kept apart from the results against "
-            "people below."
-        )
+        st.caption(where)
 
 c1, c2 = st.columns([2, 1])
 seat = c1.radio(

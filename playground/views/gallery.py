@@ -1,10 +1,24 @@
 """Gallery: every catalog game as a card, with its agents' scores (bundled, pulled from a Hub, imported) or a
-note that it has none."""
+note that it has none; the two-player games with their agent's wins, draws and losses per seat."""
 
 import streamlit as st
 
+from agents.bundle.match import MATCH_GAMES, MatchBundle, is_match_bundle
 from envs import GAMES
+from envs.catalog import TWO_PLAYER_GAMES
 from playground import ui
+
+
+@st.cache_resource(show_spinner=False)
+def _match_bundle_at(path: str) -> MatchBundle | None:
+    """A two-player bundle, its checksums verified when it is opened (once per process, as ``ui.bundle_at``)."""
+    return MatchBundle.open(path) if is_match_bundle(path) else None
+
+
+def match_bundle(slug: str) -> MatchBundle | None:
+    """The shipped agent of a two-player game, or None; BundleError (one line) when it cannot be used."""
+    return _match_bundle_at(ui.models() + "/" + slug)
+
 
 st.title("PPO Playground")
 st.caption(
@@ -65,3 +79,56 @@ for i, (slug, spec) in enumerate(GAMES.items()):
         if b is not None:
             c.page_link("views/evidence.py", label="Evidence", icon="📈", query_params={"game": slug})
         d.page_link("views/play.py", label="Play", icon="🕹️", query_params={"game": slug})
+
+# --- two-player games: an agent judged by wins, draws and losses per seat against named opponents --------------
+
+st.header("Two-player games")
+st.caption(
+    "You and the agent on one board or court. A two-player agent is judged against named test opponents, "
+    "per seat, on win/draw/loss with Wilson 95 % intervals, not on a return."
+)
+columns = st.columns(3)
+for i, (slug, spec) in enumerate(TWO_PLAYER_GAMES.items()):
+    with columns[i % 3].container(border=True, key=f"card-{slug}"):
+        st.subheader(spec.name)
+        st.caption(f"`{spec.env_id}` · two players ({' and '.join(spec.seats)}) · PettingZoo")
+        with ui.agent_errors("The bundled agent"):
+            match = match_bundle(slug)
+            if match is None:
+                st.info(
+                    "No two-player bundle for it yet: its agent's evidence against scripted opponents is in "
+                    "docs/play.md."
+                    if slug not in MATCH_GAMES
+                    else "No two-player agent bundled yet."
+                )
+            else:
+                ev = match.evaluation()
+                met, barred = ev.bars()
+                st.markdown(
+                    (
+                        "✅ every bar met"
+                        if met == barred
+                        else f"⏳ **below the bar**: {barred - met} of {barred} not met"
+                    )
+                    + f" · {ev.games_per_seat:,} games per seat"
+                )
+                for opponent in ev.opponents:
+                    first, second = ev.row(opponent, 0), ev.row(opponent, 1)
+                    st.markdown(
+                        f"vs **{opponent}**: "
+                        + " · ".join(
+                            f"{'first' if r.seat == 0 else 'second'} {r.wins}/{r.draws}/{r.losses} W/D/L "
+                            f"({r.win_rate:.1%} wins{'' if r.bar is None else ', ✅' if r.bar_met else ', ✗ bar'})"
+                            for r in (first, second)
+                        )
+                    )
+                t = match.manifest.training
+                st.caption(
+                    f"bundled · self-play seed {int(t['seed'])}, {int(t['timesteps']):,} steps · "
+                    "`playground verify` re-simulates its replays"
+                )
+        st.write(spec.description)
+        if slug == "connect-four":
+            st.page_link("views/duel.py", label="Head to head", icon="🤝", query_params={"game": slug})
+        else:
+            st.page_link("views/play.py", label="Head to head (Play page)", icon="🕹️", query_params={"game": "pong"})
