@@ -443,3 +443,37 @@ def test_player_names_on_the_leaderboard_are_text(monkeypatch, tmp_path):
     assert list(at.dataframe[0].value["player"]) == [name]
     leaks = [(b, where) for b in markdown_strings(at) for where in outside_markdown(b)]
     assert not leaks, leaks
+
+
+@pytest.mark.shipped
+def test_gallery_shows_the_two_player_games_with_their_evidence():
+    """Connect Four's card: W/D/L against each opponent in each seat and the bars missed, from its verified bundle;
+    two-player Pong has its card too; Head to head shows the same evaluation."""
+    from agents.bundle.match import MatchBundle
+    from envs.catalog import TWO_PLAYER_GAMES
+
+    at = run()
+    assert not at.exception and not at.error
+    t = text(at)
+    assert "Two-player games" in t and all(spec.name in t for spec in TWO_PLAYER_GAMES.values())
+    ev = MatchBundle.open(MODELS / "connect-four").evaluation()
+    met, barred = ev.bars()
+    assert f"{barred - met} of {barred} not met" in t if met < barred else "every bar met" in t
+    for r in ev.rows:
+        assert f"{'first' if r.seat == 0 else 'second'} {r.wins}/{r.draws}/{r.losses} W/D/L" in t
+    at = run("duel")
+    assert not at.exception
+    (label,) = [e.label for e in at.expander if e.label.startswith("How good is it?")]
+    assert f"{ev.games_per_seat:,} games per seat" in label and (f"{barred - met} of {barred} bars not met" in label)
+
+
+def test_a_tampered_two_player_bundle_is_one_error_on_its_card(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    shutil.copytree(models_dir(), models)
+    (models / "connect-four" / "evaluation.json").write_text("{}")
+    monkeypatch.setenv("PLAYGROUND_MODELS", str(models))
+    at = run()
+    assert not at.exception
+    assert len(at.error) == 1 and "evaluation.json was changed" in at.error[0].value
+    s = Bundle.open(models / "cartpole").eval_summary()
+    assert f"{s['mean']:.2f} ± {s['std']:.2f}" in text(at)
