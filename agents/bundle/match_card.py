@@ -62,7 +62,8 @@ def match_card(spec: GameSpec, m: MatchManifest, ev: MatchEvaluation, replays: l
     )
     minutes = f"{t['minutes']:g}"
     zip_note = (
-        f"`{m.policy['sb3_zip']}` is sb3-contrib's own file for `MaskablePPO.load` users; the playground never opens it.\n"
+        f"`{m.policy['sb3_zip']}` is sb3-contrib's own file for `MaskablePPO.load` users; "
+        "the playground never opens it.\n"
         if m.policy.get("sb3_zip")
         else ""
     )
