@@ -213,7 +213,9 @@ class Bundle:
         try:
             manifest_file = confined(path, MANIFEST, hub_blobs(path))
         except BundleError as exc:
-            if (path / MATCH_MANIFEST).is_file():
+            from agents.bundle.match import is_match_bundle
+
+            if is_match_bundle(path):
                 raise BundleError(
                     f"{path} is a two-player bundle (its manifest is {MATCH_MANIFEST}): this takes single-player "
                     f"bundles; open it with agents.bundle.match.MatchBundle, or run `playground verify {path}`"

@@ -235,6 +235,17 @@ def test_single_player_tools_name_a_two_player_folder_and_leave_it_alone(built):
     assert not is_match_bundle(models_dir() / "cartpole")
 
 
+def test_a_folder_with_another_manifest_json_is_not_called_two_player(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"files": {}}')  # e.g. a reproduction report's folder
+    assert not is_match_bundle(tmp_path)
+    with pytest.raises(BundleError, match="is not a bundle: evidence/manifest.json is missing"):
+        Bundle.open(tmp_path)
+    with pytest.raises(
+        BundleError, match="has format 'None', kind 'None'; this version reads ppo-playground/match-bundle@1"
+    ):
+        MatchBundle.open(tmp_path)
+
+
 def test_a_run_that_is_not_finished_is_named(tmp_path):
     (tmp_path / "run").mkdir()
     with pytest.raises(BundleError, match="is not a finished self-play run: no final/agent.json"):
