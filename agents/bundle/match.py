@@ -692,7 +692,8 @@ class MatchBundle:
 
     def _check_of_this_policy(self) -> str:
         weights = self.game.policy_files[-1]
-        if self.evaluation().policy_sha256 != self.manifest.files[weights]:
+        data = read_json(self._file(EVALUATION), f"{self.path}/{EVALUATION}", BundleError)  # apart from consistency
+        if not isinstance(data, dict) or data.get("policy_sha256") != self.manifest.files[weights]:
             raise BundleError(f"evaluation.json is of other weights than this bundle's {weights}")
         return f"sha256 {self.manifest.files[weights][:12]}…"
 

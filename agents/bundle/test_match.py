@@ -282,3 +282,10 @@ def test_the_shipped_card_s_usage_snippet_runs():
     assert out.returncode == 0, out.stderr
     column = int(out.stdout.split()[0])
     assert 0 <= column <= 6
+
+
+def test_an_evaluation_of_other_weights_fails(copy):
+    edit_json(copy, "evaluation.json", lambda d: d.update(policy_sha256="0" * 64))
+    bad = failed(copy)
+    assert [c.name for c in bad] == ["evaluation is of this policy"]
+    assert "of other weights than this bundle's agent.safetensors" in bad[0].detail
