@@ -176,6 +176,8 @@ def _check_policy_and_training(policy: dict, training: dict, files: dict[str, st
             raise BundleError(f"{where}: training[{key!r}] is {str(training.get(key))[:40]!r}")
     if not isinstance(training.get("config", {}), dict) or not isinstance(training.get("git", {}), dict):
         raise BundleError(f"{where}: training's 'config' and 'git' must be objects")
+    if training.get("code_commit") is not None and not short_text(training["code_commit"], 500):
+        raise BundleError(f"{where}: training's 'code_commit' must be a line of text")
 
 
 def _check_opponents_and_evaluation(opponents: list, evaluation: dict, files: dict[str, str], where: str) -> None:

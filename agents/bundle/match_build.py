@@ -37,6 +37,9 @@ from envs.catalog import get_two_player_spec
 
 DEFAULT_GAMES = 1000
 """games per seat and opponent: what the catalog's match bars are judged on (issue 15)"""
+CODE_COMMIT = "code-commit.txt"
+"""beside a run trained from a copy of the code without .git (config.json's git.commit is then null): the
+commit it was copied from, in words"""
 DEFAULT_SEED = 2026
 """the evaluation's base seed, as ``python -m agents.selfplay.report`` uses by default: same numbers"""
 
@@ -116,6 +119,10 @@ def build_match_bundle(opts: MatchBundleOptions) -> Path:
             w.copy(run_dir / "final" / "model.zip", "model.zip")
         for rel in EVIDENCE:
             w.copy(run_dir / rel.split("/", 1)[1], rel)
+        code_commit = None
+        if (run_dir / CODE_COMMIT).is_file():  # a run from a frozen copy of the code (no .git) says its commit here
+            w.copy(run_dir / CODE_COMMIT, f"evidence/{CODE_COMMIT}")
+            code_commit = (run_dir / CODE_COMMIT).read_text(errors="replace").strip()[:500]
         # loaded back from the staged files the way the app loads them, with every check
         agent = game.load_agent({name: w.path / name for name in game.policy_files})
 
@@ -174,6 +181,7 @@ def build_match_bundle(opts: MatchBundleOptions) -> Path:
                 "command": run["command"],
                 "config": config,
                 "git": config.get("git", {}),
+                "code_commit": code_commit,
                 "run": str(run_dir),
             },
             opponents=[game.definition(o) for o in OPPONENTS],

@@ -52,7 +52,10 @@ def match_card(spec: GameSpec, m: MatchManifest, ev: MatchEvaluation, replays: l
     the replays, the commands that regenerate everything and how to use the agent."""
     t = m.training
     git = t.get("git") or {}
-    commit = str(git.get("commit", "unknown"))[:12] + (" (uncommitted changes)" if git.get("dirty") else "")
+    if git.get("commit"):
+        commit = str(git["commit"])[:12] + (" (uncommitted changes)" if git.get("dirty") else "")
+    else:  # a run from a copy of the code without .git: its code-commit.txt says which commit
+        commit = str(t.get("code_commit") or "unknown").replace("`", "'")
     rate = t.get("steps_per_second")
     opponents = "\n".join(f"- `{o['name']}` ({o['kind']}): {o['plays']}." for o in m.opponents)
     replay_lines = "\n".join(

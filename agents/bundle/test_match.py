@@ -289,3 +289,19 @@ def test_an_evaluation_of_other_weights_fails(copy):
     bad = failed(copy)
     assert [c.name for c in bad] == ["evaluation is of this policy"]
     assert "of other weights than this bundle's agent.safetensors" in bad[0].detail
+
+
+def test_a_run_from_a_copy_of_the_code_records_its_code_commit_txt(tmp_path):
+    """Runs trained from a `git archive` copy have no .git: config.json's commit is null and code-commit.txt
+    says which commit the copy is of; the bundle keeps that file and the card names the commit."""
+    run = run_folder_from(SHIPPED, tmp_path / "run")
+    config = json.loads((run / "config.json").read_text())
+    config["git"] = {"commit": None, "dirty": False}
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "code-commit.txt").write_text("9206b5a (frozen copy via git archive)\n")
+    out = build_match_bundle(MatchBundleOptions("connect-four", run, out=tmp_path / "b", games=2, replays=1))
+    b = MatchBundle.open(out)
+    assert all(c.ok for c in b.verify())
+    assert "evidence/code-commit.txt" in b.manifest.files
+    assert b.manifest.training["code_commit"] == "9206b5a (frozen copy via git archive)"
+    assert "at commit `9206b5a (frozen copy via git archive)`" in b.card()
