@@ -213,6 +213,10 @@ def cmd_bundle(args) -> int:
 def _bundle_two_player(args) -> int:
     from agents.bundle.match_build import DEFAULT_GAMES, MatchBundleOptions, build_match_bundle
 
+    if args.game == "pong-duel":
+        return _bundle_pong_duel(args)
+    if args.evidence is not None:
+        raise PlaygroundError(f"--evidence is for pong-duel; {args.game} is evaluated by the build")
     if len(args.runs) != 1:
         raise PlaygroundError(f"a two-player bundle is built from one self-play run folder; got {len(args.runs)}")
     if args.episodes is not None:
@@ -224,6 +228,30 @@ def _bundle_two_player(args) -> int:
             out=Path(args.out) if args.out else None,
             games=DEFAULT_GAMES if args.games is None else args.games,
             replays=2 if args.replays is None else args.replays,
+            command=args.command_line,
+        )
+    )
+    print(f"bundle written: {out}")
+    return 0
+
+
+def _bundle_pong_duel(args) -> int:
+    from agents.bundle.match_pong_build import DEFAULT_GAMES, PongDuelBundleOptions, build_pong_duel_bundle
+
+    if len(args.runs) != 1:
+        raise PlaygroundError(
+            f"the two-player Pong bundle is built from one source (models/pong or a fine-tuning run's final/); "
+            f"got {len(args.runs)}"
+        )
+    if args.episodes is not None:
+        raise PlaygroundError("pong-duel is evaluated in whole matches per bot: use --games, not --episodes")
+    out = build_pong_duel_bundle(
+        PongDuelBundleOptions(
+            source=Path(args.runs[0]),
+            out=Path(args.out) if args.out else None,
+            games=DEFAULT_GAMES if args.games is None else args.games,
+            replays=1 if args.replays is None else args.replays,
+            evidence=Path(args.evidence) if args.evidence else None,
             command=args.command_line,
         )
     )
@@ -544,7 +572,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--episodes", type=int, help="final evaluation episodes (default: the game's protocol, 100)")
     s.add_argument(
-        "--games", type=int, help="two-player: games per seat against each test opponent (default 1000, as the bars)"
+        "--games",
+        type=int,
+        help="two-player: games per seat against each test opponent (default 1000, as the bars; pong-duel: 30 "
+        "whole matches per bot)",
+    )
+    s.add_argument(
+        "--evidence",
+        metavar="DIR",
+        help="pong-duel: adopt python -m agents.play.duel_evidence's files from DIR (checked to be of these weights, "
+        "seeds and bots) instead of playing the matches",
     )
     s.set_defaults(func=cmd_bundle)
 

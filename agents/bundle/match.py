@@ -8,9 +8,10 @@ checked by :func:`agents.bundle.bundle.check_listed_files`, paths confined to th
 bounded and checked field by field before use, written only by :class:`agents.bundle.writer.BundleWriter`.
 
 What differs per game (the policy's files and how it loads, the opponents, how a replay is re-simulated)
-is a :class:`MatchGame`; Connect Four is the one implemented (:class:`ConnectFourMatch`). Two-player Pong
-plugs in as another: its policy SB3's CNN (``policy.json`` + ``policy.safetensors``), its replays a seed and
-both paddles' frame actions. The layout (``docs/bundle.md``)::
+is a :class:`MatchGame`: Connect Four's (:class:`ConnectFourMatch`) here, two-player Pong's
+(:class:`agents.bundle.match_pong.PongDuelGame`: SB3's CNN as ``policy.json`` + ``policy.safetensors``, the
+right paddle only, replays of a seed and both paddles' frame actions) in ``match_pong``. Connect Four's
+layout (``docs/bundle.md``; Pong's differs in its policy files and evidence)::
 
     manifest.json          MatchManifest: game, seats, policy files, the training run, the opponents'
                            definitions, the evaluation's settings, commands, provenance, every file's sha256
@@ -270,14 +271,18 @@ def check_evaluation(d: Any, manifest: MatchManifest, spec: GameSpec, where: str
     if d.get("opponents") != manifest.opponent_names():
         raise BundleError(f"{where}: opponents {str(d.get('opponents'))[:80]} are not the manifest's")
     results = d.get("results")
-    expected = [(o, s) for o in manifest.opponent_names() for s in (0, 1)]
+    game = match_game(spec.slug)
+    expected = [(o, s) for o in manifest.opponent_names() for s in game.agent_seats]
     if not isinstance(results, list) or len(results) != len(expected):
-        raise BundleError(f"{where}: 'results' must hold {len(expected)} rows (each opponent, both seats)")
+        seats = "both seats" if len(game.agent_seats) == 2 else f"seat {spec.seats[game.agent_seats[0]]}"
+        raise BundleError(f"{where}: 'results' must hold {len(expected)} rows (each opponent, {seats})")
     bars = {(b.opponent, b.seat): b.min_win_rate for b in spec.match_bars}
     rows = [
         _seat_record(r, opponent, seat, games, bars.get((opponent, spec.seats[seat])), spec, where)
         for (opponent, seat), r in zip(expected, results, strict=True)
     ]
+    for (opponent, seat), r, row in zip(expected, results, rows, strict=True):
+        game.check_row(r, row, f"{where}: {opponent} as {spec.seats[seat]}")
     sha, command, seconds = d.get("policy_sha256"), d.get("command"), d.get("seconds")
     if not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)) or not short_text(command):
         raise BundleError(f"{where}: policy_sha256 and command must be a sha256 and a command line")
@@ -292,7 +297,7 @@ def _seat_record(
     """One row of evaluation.json, checked against the counts, the recomputed intervals and the catalog's bar."""
     at = f"{where}: {opponent} as {spec.seats[seat]}"
     if not isinstance(r, dict) or r.get("opponent") != opponent or r.get("seat") != seat:
-        raise BundleError(f"{where}: the rows must be each opponent in the manifest's order, seat 0 then 1")
+        raise BundleError(f"{where}: the rows must be each opponent in the manifest's order, by seat")
     if r.get("seat_name") != spec.seats[seat]:
         raise BundleError(f"{at}: seat_name {str(r.get('seat_name'))[:20]!r} is not {spec.seats[seat]}")
     counts: list[Any] = [r.get(k) for k in ("games", "wins", "draws", "losses", "seed")]
@@ -359,6 +364,10 @@ class MatchGame:
     policy_files: ClassVar[tuple[str, ...]]
     max_moves: ClassVar[int]
     actions: ClassVar[int]
+    agent_seats: ClassVar[tuple[int, ...]] = (0, 1)
+    """the seats the agent is evaluated from (two-player Pong's agent plays the right paddle only)"""
+    evidence_files: ClassVar[tuple[str, ...]] = EVIDENCE
+    """the training evidence a bundle of this game must list"""
 
     def load_agent(self, files: dict[str, Path]) -> Any:
         raise NotImplementedError
@@ -369,9 +378,45 @@ class MatchGame:
     def definition(self, opponent: str) -> dict[str, Any]:
         raise NotImplementedError
 
-    def resimulate(self, replay: MatchReplay, agent: Any, spec: GameSpec) -> str:
+    def resimulate(self, replay: Any, agent: Any, spec: GameSpec) -> str:
         """Re-play ``replay``; returns a line saying what held, or raises BundleError saying what did not."""
         raise NotImplementedError
+
+    def read_replay(self, d: dict[str, Any], name: str, manifest: MatchManifest) -> Any:
+        """A replay file's JSON (an object of this game) as the game's replay, checked field by field."""
+        values: list[Any] = [d.get(k) for k in ("seed", "agent_seat", "opponent", "moves", "result")]
+        seed, seat, opponent, moves, result = values
+        if not (is_int(seed) and 0 <= seed <= MAX_SEED) or seat not in (0, 1) or isinstance(seat, bool):
+            raise BundleError(f"replay {name}: seed must be an integer 0..{MAX_SEED} and agent_seat 0 or 1")
+        if opponent not in manifest.opponent_names():
+            raise BundleError(f"replay {name}: opponent {str(opponent)[:40]!r} is not one of the manifest's")
+        if (
+            not isinstance(moves, list)
+            or not 0 < len(moves) <= self.max_moves
+            or not all(is_int(m) and 0 <= m < self.actions for m in moves)
+        ):
+            raise BundleError(f"replay {name}: moves must be 1 to {self.max_moves} actions 0..{self.actions - 1}")
+        if result not in OUTCOMES:
+            raise BundleError(f"replay {name}: result {str(result)[:20]!r} is not one of {', '.join(OUTCOMES)}")
+        return MatchReplay(name, seed, seat, opponent, tuple(moves), result)
+
+    def check_row(self, recorded: dict[str, Any], row: SeatRecord, where: str) -> None:
+        """What a game's evaluation row holds beyond W/D/L (Pong: every match's score), checked; none here."""
+
+    def extra_checks(self, bundle: MatchBundle) -> list[tuple[str, Any]]:
+        """The game's own checks of a bundle as (name, function returning a line or raising BundleError)."""
+        return []
+
+    def check_training(self, bundle: MatchBundle) -> str:
+        """The training evidence against the manifest: the self-play run's files (Connect Four's)."""
+        run, rows, gates = bundle.training_run(), bundle.diagnostics(), bundle.gates()
+        config = read_json(bundle._file("evidence/config.json"), "evidence/config.json", BundleError)
+        if not isinstance(config, dict) or config != bundle.manifest.training.get("config"):
+            raise BundleError("evidence/config.json is not the training config the manifest records")
+        training = bundle.manifest.training
+        if run.get("timesteps") != training["timesteps"] or run.get("seed") != training["seed"]:
+            raise BundleError("evidence/run.json's seed or timesteps are not the manifest's")
+        return f"seed {run['seed']}, {run['timesteps']:,} steps, {len(rows)} PPO updates, {len(gates)} gates"
 
 
 class ConnectFourMatch(MatchGame):
@@ -461,7 +506,7 @@ class ConnectFourMatch(MatchGame):
 
 
 MATCH_GAMES: dict[str, MatchGame] = {ConnectFourMatch.slug: ConnectFourMatch()}
-"""the two-player games that have bundles; two-player Pong joins with its own :class:`MatchGame`"""
+"""the two-player games that have bundles: Connect Four here, two-player Pong from ``match_pong`` (below)"""
 
 
 def match_game(slug: str) -> MatchGame:
@@ -580,29 +625,14 @@ class MatchBundle:
             if rel.startswith(prefix) and rel.endswith(".json") and "/" not in rel[len(prefix) :]
         )
 
-    def replay(self, name: str) -> MatchReplay:
+    def replay(self, name: str) -> Any:
         """A replay, checked against the game (seed, seats, moves in range, an opponent of the manifest)."""
         if not isinstance(name, str) or name not in self.replay_names():
             raise BundleError(f"bad replay name {str(name)[:60]!r}")
         d = read_json(self._file(f"{REPLAYS}/{name}.json"), f"replay {name}", BundleError)
         if not isinstance(d, dict) or d.get("game") != self.spec.slug:
             raise BundleError(f"replay {name} is not a {self.spec.slug} replay")
-        values: list[Any] = [d.get(k) for k in ("seed", "agent_seat", "opponent", "moves", "result")]
-        seed, seat, opponent, moves, result = values
-        if not (is_int(seed) and 0 <= seed <= MAX_SEED) or seat not in (0, 1) or isinstance(seat, bool):
-            raise BundleError(f"replay {name}: seed must be an integer 0..{MAX_SEED} and agent_seat 0 or 1")
-        if opponent not in self.manifest.opponent_names():
-            raise BundleError(f"replay {name}: opponent {str(opponent)[:40]!r} is not one of the manifest's")
-        g = self.game
-        if (
-            not isinstance(moves, list)
-            or not 0 < len(moves) <= g.max_moves
-            or not all(is_int(m) and 0 <= m < g.actions for m in moves)
-        ):
-            raise BundleError(f"replay {name}: moves must be 1 to {g.max_moves} actions 0..{g.actions - 1}")
-        if result not in OUTCOMES:
-            raise BundleError(f"replay {name}: result {str(result)[:20]!r} is not one of {', '.join(OUTCOMES)}")
-        return MatchReplay(name, seed, seat, opponent, tuple(moves), result)
+        return self.game.read_replay(d, name, self.manifest)
 
     # --- verification ------------------------------------------------------------------------------------------
 
@@ -628,6 +658,7 @@ class MatchBundle:
             run_check("training evidence", self._check_training),
             run_check("evaluation.json consistent", self._check_evaluation),
             run_check("evaluation is of this policy", self._check_of_this_policy),
+            *(run_check(name, fn) for name, fn in self.game.extra_checks(self)),
         ]
         for name in self.replay_names():
             checks.append(run_check(f"replay {name} re-simulates", functools.partial(self._resimulate, name)))
@@ -648,7 +679,7 @@ class MatchBundle:
         return f"{spec.env_id}, seats {' and '.join(spec.seats)}, policy {self.game.policy_format}"
 
     def _check_complete(self) -> str:
-        needed = [CARD, EVALUATION, *self.game.policy_files, *EVIDENCE]
+        needed = [CARD, EVALUATION, *self.game.policy_files, *self.game.evidence_files]
         missing = [f for f in needed if f not in self.manifest.files]
         missing += [] if self.replay_names() else ["a replay"]
         if missing:
@@ -673,22 +704,14 @@ class MatchBundle:
         return f"{self.game.parameters(self.agent()):,} parameters"
 
     def _check_training(self) -> str:
-        run, rows, gates = self.training_run(), self.diagnostics(), self.gates()
-        config = read_json(self._file("evidence/config.json"), "evidence/config.json", BundleError)
-        if not isinstance(config, dict) or config != self.manifest.training.get("config"):
-            raise BundleError("evidence/config.json is not the training config the manifest records")
-        if (
-            run.get("timesteps") != self.manifest.training["timesteps"]
-            or run.get("seed") != self.manifest.training["seed"]
-        ):
-            raise BundleError("evidence/run.json's seed or timesteps are not the manifest's")
-        return f"seed {run['seed']}, {run['timesteps']:,} steps, {len(rows)} PPO updates, {len(gates)} gates"
+        return self.game.check_training(self)
 
     def _check_evaluation(self) -> str:
         ev = self.evaluation()
         met, barred = ev.bars()
+        seats = "both seats" if len(self.game.agent_seats) == 2 else "the agent's seat"
         return (
-            f"{len(ev.rows)} blocks of {ev.games_per_seat:,} games (each opponent, both seats): counts, "
+            f"{len(ev.rows)} blocks of {ev.games_per_seat:,} games (each opponent, {seats}): counts, "
             f"Wilson intervals and bars recomputed; {met} of {barred} bars met"
         )
 
@@ -710,3 +733,9 @@ class MatchBundle:
 
     def weights_sha256(self) -> str:
         return sha256_file(self._file(self.game.policy_files[-1]))
+
+
+# two-player Pong's MatchGame lives in its own module, which imports this one's names: registered last
+from agents.bundle.match_pong import PongDuelGame  # noqa: E402
+
+MATCH_GAMES[PongDuelGame.slug] = PongDuelGame()
