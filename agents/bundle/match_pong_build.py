@@ -36,6 +36,9 @@ from agents.common.provenance import git_state, hardware, now_iso, package_versi
 from agents.common.settings import models_dir
 from envs.catalog import get_two_player_spec
 
+EVIDENCE_DIR = Path(__file__).resolve().parents[1] / "play" / "evidence"
+"""``python -m agents.play.duel_evidence``'s folder for the shipped agent"""
+
 DEFAULT_GAMES = 30
 """whole matches per bot: the issue's "≥ 30 games each" """
 SEED_BASE = 2_000_000
@@ -71,6 +74,8 @@ class _Source:
     copies: dict[str, Path]
     """bundle path -> source file of its evidence"""
     training: dict[str, Any]
+    evidence_dir: Path
+    """where ``python -m agents.play.duel_evidence`` writes this agent's files (compared with, when there)"""
 
 
 def _single_player_source(path: Path) -> _Source:
@@ -106,6 +111,7 @@ def _single_player_source(path: Path) -> _Source:
             "git": (raw.get("code", {}).get("training", {}) or {}).get(str(seed), {}),
             "from": str(path),
         },
+        EVIDENCE_DIR,
     )
 
 
@@ -138,6 +144,7 @@ def _finetune_source(final: Path) -> _Source:
             "start_policy_sha256": (run.get("finetune") or {}).get("start_policy_sha256"),
             "from": str(run_dir),
         },
+        final / "evidence",
     )
 
 
@@ -179,6 +186,27 @@ def _adopt(folder: Path, bot: str, games: int, seed: int, pid: str) -> tuple[dic
         raise BundleError(f"{path}'s matches are not seeds {seed}..{seed + games - 1}, one each")
     command = d["command"] if isinstance(d["command"], str) else " ; ".join(d["command"])
     return {"matches": matches, "command": command, "seconds": block.get("seconds")}, path
+
+
+def _cross_check(folder: Path, bot: str, games: int, seed: int, pid: str, matches: list[dict]) -> dict | None:
+    """How many of the build's matches have the score and length of the same seed's match in a duel_evidence
+    file of these weights (which plays with batched forward passes), or None when there is no such file."""
+    if not (folder / f"pong_duel_{bot}.json").is_file():
+        return None
+    try:
+        theirs, path = _adopt(folder, bot, games, seed, pid)
+    except BundleError:
+        return None  # another agent's, or other seeds: nothing to compare
+    key = ("seed", "agent", "opponent", "frames")
+    same = sum(
+        tuple(a.get(k) for k in key) == tuple(b.get(k) for k in key)
+        for a, b in zip(matches, theirs["matches"], strict=True)
+    )
+    try:
+        shown = str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        shown = str(path)
+    return {"file": shown, "command": theirs["command"], "same": same, "of": len(matches)}
 
 
 def _row(bot: str, seat_name: str, spec: Any, seed: int, matches: list[dict[str, Any]], source: dict) -> dict:
@@ -303,6 +331,9 @@ def build_pong_duel_bundle(opts: PongDuelBundleOptions) -> Path:
                         "how": "played by the build, one match at a time, as verify re-plays a replay",
                         "seconds": round(time.monotonic() - b0, 1),
                     }
+                    check = _cross_check(src.evidence_dir, bot, opts.games, opts.seed, pid, matches)
+                    if check is not None:
+                        source["cross_check"] = check
                 rows.append(_row(bot, seat_name, spec, opts.seed, matches, source))
                 for k, r in enumerate(played[: opts.replays]):
                     replay = _replay(f"{bot}-{seat_name}-{k}", bot, r)

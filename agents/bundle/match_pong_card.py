@@ -49,6 +49,22 @@ def results_table(ev: MatchEvaluation, raw: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _source_line(r: dict[str, Any]) -> str:
+    src = r["source"]
+    line = f"- {r['opponent']}: `{src['command']}`"
+    if src.get("file"):
+        line += f" (adopted from `{src['file']}`)"
+    if src.get("seconds"):
+        line += f", {src['seconds']:,.0f} s"
+    check = src.get("cross_check")
+    if check:
+        line += (
+            f". The same seeds in `{check['file']}` (`{check['command']}`, batched forward passes): "
+            f"{check['same']} of {check['of']} matches with the same score and length"
+        )
+    return line + "."
+
+
 def pong_duel_card(
     spec: GameSpec, m: MatchManifest, ev: MatchEvaluation, raw: dict[str, Any], replays: list[PongReplay]
 ) -> str:
@@ -57,14 +73,12 @@ def pong_duel_card(
     git = t.get("git") or {}
     commit = str(git.get("commit") or "unknown")[:12] + (" (uncommitted changes)" if git.get("dirty") else "")
     opponents = "\n".join(
-        f"- `{o['name']}` ({o['kind']}, `{o['class']}` {o['params'] or ''}): {o['plays']}." for o in m.opponents
+        f"- `{o['name']}` (`{o['class']}`"
+        + "".join(f", {k.replace('_', ' ')} {v:g}" for k, v in o["params"].items())
+        + f"): {o['plays']}."
+        for o in m.opponents
     )
-    sources = "\n".join(
-        f"- {r['opponent']}: `{r['source']['command']}`"
-        + (f" (adopted from `{r['source']['file']}`)" if r["source"].get("file") else "")
-        + (f", {r['source']['seconds']:,.0f} s" if r["source"].get("seconds") else "")
-        for r in raw["results"]
-    )
+    sources = "\n".join(_source_line(r) for r in raw["results"])
     replay_lines = "\n".join(
         f"- `replays/{r.name}.json`: vs {r.opponent}, seed {r.seed}, {r.frames:,} frames, "
         f"{r.agent_points}-{r.opponent_points}, a {r.result} for the agent"
@@ -161,5 +175,5 @@ r = play_bot(policy, bots()["tracker-200ms"](), seed={ev.seed})  # a whole match
 print(r.agent_points, r.person_points, r.frames)
 ```
 
-Play it in the browser: `playground app`, then Play, Pong, "Duel" (docs/play.md).
+Play it in the browser: `make play`, then Play, Pong, "Head to head" (docs/play.md).
 """
