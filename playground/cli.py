@@ -198,6 +198,8 @@ def cmd_bundle(args) -> int:
         return _bundle_two_player(args)
     if args.games is not None:
         raise PlaygroundError(f"--games is for two-player games; {args.game} is evaluated on --episodes")
+    if args.evidence is not None or args.max_frames is not None:
+        raise PlaygroundError(f"--evidence and --max-frames are for pong-duel, not {args.game}")
     out = build_bundle(
         args.game,
         [Path(r) for r in args.runs],
@@ -215,8 +217,8 @@ def _bundle_two_player(args) -> int:
 
     if args.game == "pong-duel":
         return _bundle_pong_duel(args)
-    if args.evidence is not None:
-        raise PlaygroundError(f"--evidence is for pong-duel; {args.game} is evaluated by the build")
+    if args.evidence is not None or args.max_frames is not None:
+        raise PlaygroundError(f"--evidence and --max-frames are for pong-duel; {args.game} is evaluated by the build")
     if len(args.runs) != 1:
         raise PlaygroundError(f"a two-player bundle is built from one self-play run folder; got {len(args.runs)}")
     if args.episodes is not None:
@@ -252,6 +254,7 @@ def _bundle_pong_duel(args) -> int:
             games=DEFAULT_GAMES if args.games is None else args.games,
             replays=1 if args.replays is None else args.replays,
             evidence=Path(args.evidence) if args.evidence else None,
+            max_frames=100_000 if args.max_frames is None else args.max_frames,
             command=args.command_line,
         )
     )
@@ -582,6 +585,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="pong-duel: adopt python -m agents.play.duel_evidence's files from DIR (checked to be of these weights, "
         "seeds and bots) instead of playing the matches",
+    )
+    s.add_argument(
+        "--max-frames",
+        type=int,
+        help="pong-duel: cut each match after this many frames (default 100000, PettingZoo's: whole matches); "
+        "for quick test builds, which the card then labels",
     )
     s.set_defaults(func=cmd_bundle)
 

@@ -105,6 +105,11 @@ def build_match_bundle(opts: MatchBundleOptions) -> Path:
 
     spec = get_two_player_spec(opts.game)
     game = match_game(spec.slug)
+    if spec.slug != "connect-four":  # a self-play run's layout; two-player Pong's builder takes a Pong policy
+        raise BundleError(
+            f"{spec.slug}'s bundle is built from a Pong policy, not a self-play run: `playground bundle {spec.slug} "
+            "SOURCE` (agents.bundle.match_pong_build)"
+        )
     if not 1 <= opts.games <= 100_000 or not 0 <= opts.replays <= 20:
         raise BundleError(f"--games {opts.games} and replays {opts.replays}: give 1..100000 games and 0..20 replays")
     run_dir = Path(opts.run_dir).expanduser()

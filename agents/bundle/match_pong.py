@@ -91,6 +91,8 @@ class PongReplay:
     frames: int
     result: str
     agent_seat: int = 0
+    max_frames: int = 100_000
+    """the frame limit the match was played with (PettingZoo's default; a test bundle cuts matches short)"""
 
     @property
     def moves(self) -> tuple[int, ...]:
@@ -108,6 +110,7 @@ class PongReplay:
             "frames": self.frames,
             "result": self.result,
             "frame_skip": pong_duel.FRAME_SKIP,
+            "max_frames": self.max_frames,
             "agent_actions": pong_duel.rle(list(self.agent_actions)),
             "opponent_actions": pong_duel.rle(list(self.opponent_actions)),
         }
@@ -165,6 +168,9 @@ class PongDuelGame(MatchGame):
             )
         if result not in OUTCOMES:
             raise BundleError(f"replay {name}: result {str(result)[:20]!r} is not one of {', '.join(OUTCOMES)}")
+        limit: Any = d.get("max_frames", self.max_moves)  # absent: the game's own limit
+        if not (is_int(limit) and frames <= limit <= self.max_moves):
+            raise BundleError(f"replay {name}: max_frames must be {frames}..{self.max_moves}")
         try:
             if not (isinstance(d.get("agent_actions"), str) and isinstance(d.get("opponent_actions"), str)):
                 raise ValueError("both must be run-length encoded strings ('2*15 0*3')")
@@ -178,7 +184,17 @@ class PongDuelGame(MatchGame):
                 f"(one per frame and one per {pong_duel.FRAME_SKIP})"
             )
         return PongReplay(
-            name, seed, opponent, tuple(ours), tuple(theirs), score["agent"], score["opponent"], frames, result
+            name,
+            seed,
+            opponent,
+            tuple(ours),
+            tuple(theirs),
+            score["agent"],
+            score["opponent"],
+            frames,
+            result,
+            0,
+            limit,
         )
 
     def resimulate(self, replay: Any, agent: Any, spec: GameSpec) -> str:
@@ -189,7 +205,7 @@ class PongDuelGame(MatchGame):
         r: PongReplay = replay
         bot = pong_duel.bots()[r.opponent]()
         bot.reset(r.seed)
-        duel = pong_duel.PongDuel(agent, r.seed, frame_stack=spec.frame_stack)
+        duel = pong_duel.PongDuel(agent, r.seed, frame_stack=spec.frame_stack, max_frames=r.max_frames)
         try:
             for i, recorded in enumerate(r.opponent_actions):
                 if duel.done:

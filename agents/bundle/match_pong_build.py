@@ -62,6 +62,8 @@ class PongDuelBundleOptions:
     seed: int = SEED_BASE
     replays: int = 1
     """matches per bot kept as replays (the first ones of the evaluation)"""
+    max_frames: int = 100_000
+    """cut each match after this many frames (PettingZoo's default; tests cut matches short, the card says so)"""
     evidence: Path | None = None
     """adopt ``agents.play.duel_evidence`` files (``pong_duel_<bot>.json``) from here instead of playing"""
     command: str = ""
@@ -248,7 +250,7 @@ def _match_row(r: Any) -> dict[str, Any]:
     }
 
 
-def _replay(name: str, bot: str, r: Any) -> PongReplay:
+def _replay(name: str, bot: str, r: Any, max_frames: int) -> PongReplay:
     from agents.play.pong_duel import unrle
 
     return PongReplay(
@@ -261,6 +263,7 @@ def _replay(name: str, bot: str, r: Any) -> PongReplay:
         r.person_points,
         r.frames,
         outcome(r.agent_points, r.person_points),
+        max_frames=max_frames,
     )
 
 
@@ -272,6 +275,10 @@ def build_pong_duel_bundle(opts: PongDuelBundleOptions) -> Path:
 
     spec = get_two_player_spec(GAME)
     game = match_game(GAME)
+    if not 1 <= opts.max_frames <= 100_000:
+        raise BundleError(f"--max-frames {opts.max_frames}: give 1..100000 frames")
+    if opts.evidence is not None and opts.max_frames != 100_000:
+        raise BundleError("--evidence adopts whole matches: it cannot be combined with --max-frames")
     if not 1 <= opts.games <= 1000 or not 0 <= opts.replays <= min(5, opts.games):
         raise BundleError(
             f"--games {opts.games}, replays {opts.replays}: give 1..1000 games and 0..5 replays (≤ games)"
@@ -286,6 +293,8 @@ def build_pong_duel_bundle(opts: PongDuelBundleOptions) -> Path:
     seat_name = spec.seats[0]
     out_arg = "" if opts.out is None else f" --out {out_dir}"
     evidence_arg = "" if opts.evidence is None else f" --evidence {opts.evidence}"
+    if opts.max_frames != 100_000:
+        evidence_arg += f" --max-frames {opts.max_frames}"
     bundle_cmd = opts.command or f"playground bundle {GAME} {source_path} --games {opts.games}{evidence_arg}{out_arg}"
 
     with BundleWriter(out_dir, manifest_rel=MATCH_MANIFEST, folders=(REPLAYS,)) as w:
@@ -316,13 +325,29 @@ def build_pong_duel_bundle(opts: PongDuelBundleOptions) -> Path:
                     }
                     played = []
                     for k in range(opts.replays):
-                        played.append(play_bot(agent, bots()[bot](), opts.seed + k, frame_stack=spec.frame_stack))
+                        played.append(
+                            play_bot(
+                                agent,
+                                bots()[bot](),
+                                opts.seed + k,
+                                frame_stack=spec.frame_stack,
+                                max_frames=opts.max_frames,
+                            )
+                        )
                         bar.advance()
                 else:
                     b0 = time.monotonic()
                     played = []
                     for i in range(opts.games):
-                        played.append(play_bot(agent, bots()[bot](), opts.seed + i, frame_stack=spec.frame_stack))
+                        played.append(
+                            play_bot(
+                                agent,
+                                bots()[bot](),
+                                opts.seed + i,
+                                frame_stack=spec.frame_stack,
+                                max_frames=opts.max_frames,
+                            )
+                        )
                         r = played[-1]
                         bar.advance(note=f"{bot} {i + 1}: {r.agent_points}-{r.person_points}")
                     matches = [_match_row(r) for r in played]
@@ -336,7 +361,7 @@ def build_pong_duel_bundle(opts: PongDuelBundleOptions) -> Path:
                         source["cross_check"] = check
                 rows.append(_row(bot, seat_name, spec, opts.seed, matches, source))
                 for k, r in enumerate(played[: opts.replays]):
-                    replay = _replay(f"{bot}-{seat_name}-{k}", bot, r)
+                    replay = _replay(f"{bot}-{seat_name}-{k}", bot, r, opts.max_frames)
                     w.write_json(f"{REPLAYS}/{replay.name}.json", replay.to_json(spec.slug, spec.seats), indent=None)
                     replays.append(replay)
         seconds = round(time.monotonic() - t0, 1)
@@ -347,6 +372,7 @@ def build_pong_duel_bundle(opts: PongDuelBundleOptions) -> Path:
             "opponents": names,
             "agent": AGENT_PLAYS,
             "agent_seat": seat_name,
+            "max_frames": opts.max_frames,
             "results": rows,
             "policy_sha256": sha256_file(w.path / game.policy_files[-1]),
             "policy_id": pid,
@@ -376,6 +402,7 @@ def build_pong_duel_bundle(opts: PongDuelBundleOptions) -> Path:
                 "games_per_seat": opts.games,
                 "seed": opts.seed,
                 "replays_per_seat": opts.replays,
+                "max_frames": opts.max_frames,
             },
             files={},
             commands={

@@ -49,6 +49,16 @@ def results_table(ev: MatchEvaluation, raw: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _cut(raw: dict[str, Any]) -> str:
+    limit = raw.get("max_frames", 100_000)
+    if limit >= 100_000:
+        return ""
+    return (
+        f"**Every match was cut after {limit:,} frames** (`--max-frames`, a test build): the counts are of the "
+        "score when it was cut, not of matches to 21.\n\n"
+    )
+
+
 def _source_line(r: dict[str, Any]) -> str:
     src = r["source"]
     line = f"- {r['opponent']}: `{src['command']}`"
@@ -120,8 +130,8 @@ score behind the counts, the intervals, the bar, every replay re-simulated frame
 
 {headline(ev)}
 
-Whole matches to 21 on seeds {ev.seed:,}..{ev.seed + ev.games_per_seat - 1:,}, each bot the same seeds. Wins with
-Wilson 95 % intervals; points per match with 95 % percentile-bootstrap intervals:
+{_cut(raw)}Whole matches to 21 on seeds {ev.seed:,}..{ev.seed + ev.games_per_seat - 1:,}, each bot the same
+seeds. Wins with Wilson 95 % intervals; points per match with 95 % percentile-bootstrap intervals:
 
 {results_table(ev, raw)}
 

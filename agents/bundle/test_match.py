@@ -253,8 +253,9 @@ def test_a_run_that_is_not_finished_is_named(tmp_path):
     assert not (tmp_path / "b").exists()
 
 
-def test_pong_duel_has_no_two_player_bundle_yet(tmp_path):
-    with pytest.raises(BundleError, match="two-player bundles exist for connect-four only, not pong-duel"):
+def test_pong_duel_is_not_built_from_a_self_play_run(tmp_path):
+    # its own builder and tests: agents/bundle/match_pong_build.py, test_match_pong.py
+    with pytest.raises(BundleError, match="pong-duel's bundle is built from a Pong policy, not a self-play run"):
         build_match_bundle(MatchBundleOptions("pong-duel", tmp_path, games=1))
 
 
