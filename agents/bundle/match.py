@@ -589,6 +589,23 @@ class MatchBundle:
         data = read_json(self._file(EVALUATION), f"{self.path}/{EVALUATION}", BundleError)
         return check_evaluation(data, self.manifest, self.spec)
 
+    def points(self) -> dict[str, tuple[float, float]]:
+        """Per opponent, the agent's mean points for and against per match, where the evaluation records them
+        (two-player Pong; :meth:`evaluation` has checked them against every match's score)."""
+        self.evaluation()
+        data = read_json(self._file(EVALUATION), f"{self.path}/{EVALUATION}", BundleError)
+        out = {}
+        for r in data["results"]:
+            pf, pa = r.get("points_for"), r.get("points_against")
+            if (
+                isinstance(pf, dict)
+                and isinstance(pa, dict)
+                and is_number(pf.get("mean"))
+                and is_number(pa.get("mean"))
+            ):
+                out[str(r["opponent"])] = (float(pf["mean"]), float(pa["mean"]))
+        return out
+
     def training_run(self) -> dict[str, Any]:
         """The training run's run.json (steps, minutes, throughput, the command)."""
         data = read_json(self._file("evidence/run.json"), "evidence/run.json", BundleError)
