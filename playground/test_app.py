@@ -467,6 +467,33 @@ def test_gallery_shows_the_two_player_games_with_their_evidence():
     assert f"{ev.games_per_seat:,} games per seat" in label and (f"{barred - met} of {barred} bars not met" in label)
 
 
+@pytest.mark.shipped
+def test_pong_duel_card_and_play_page_show_the_verified_bundle_s_results():
+    """Two-player Pong's card: W/D/L and points against each bot from models/pong-duel, below the bar (it loses
+    to the tracking bots), a link to the Play page; Head to head on Pong's Play page shows the same table."""
+    from agents.bundle.match import MatchBundle
+
+    b = MatchBundle.open(MODELS / "pong-duel")
+    ev, points = b.evaluation(), b.points()
+    at = run()
+    assert not at.exception and not at.error
+    t = text(at)
+    met, barred = ev.bars()
+    assert met < barred and f"**below the bar**: {barred - met} of {barred} not met" in t
+    for r in ev.rows:
+        assert f"vs **{r.opponent}**: {r.wins}/{r.draws}/{r.losses} W/D/L ({r.win_rate:.1%} wins" in t
+        assert "points {:.1f}–{:.1f} per match".format(*points[r.opponent]) in t
+    assert "the agent plays first_0 (right paddle)" in t
+    assert any(link.label == "Head to head (Play page)" for link in at.get("page_link"))
+    at = run("play", "pong")
+    assert not at.exception
+    (label,) = [e.label for e in at.expander if e.label.startswith("How good is it?")]
+    assert "Below the bar: it loses to tracker-200ms and perfect-tracker" in label
+    (table,) = [d.value for d in at.dataframe if "left paddle" in d.value.columns]
+    assert list(table["left paddle"]) == list(ev.opponents)
+    assert list(table["wins / draws / losses"]) == [f"{r.wins} / {r.draws} / {r.losses}" for r in ev.rows]
+
+
 def test_a_tampered_two_player_bundle_is_one_error_on_its_card(tmp_path, monkeypatch):
     models = tmp_path / "models"
     shutil.copytree(models_dir(), models)

@@ -112,21 +112,33 @@ for i, (slug, spec) in enumerate(TWO_PLAYER_GAMES.items()):
                     )
                     + f" · {ev.games_per_seat:,} games per seat"
                 )
+                seats = match.game.agent_seats
+                if len(seats) == 1:  # two-player Pong: the agent plays the right paddle only
+                    st.caption(f"the agent plays {spec.seats[seats[0]]} (right paddle); whole matches to 21")
+                points = match.points() if len(seats) == 1 else {}
                 for opponent in ev.opponents:
-                    first, second = ev.row(opponent, 0), ev.row(opponent, 1)
+                    rows = [ev.row(opponent, seat) for seat in seats]
                     st.markdown(
                         f"vs **{opponent}**: "
                         + " · ".join(
-                            f"{'first' if r.seat == 0 else 'second'} {r.wins}/{r.draws}/{r.losses} W/D/L "
+                            ("" if len(seats) == 1 else f"{'first' if r.seat == 0 else 'second'} ")
+                            + f"{r.wins}/{r.draws}/{r.losses} W/D/L "
                             f"({r.win_rate:.1%} wins{'' if r.bar is None else ', ✅' if r.bar_met else ', ✗ bar'})"
-                            for r in (first, second)
+                            for r in rows
+                        )
+                        + (
+                            f" · points {points[opponent][0]:.1f}–{points[opponent][1]:.1f} per match"
+                            if opponent in points
+                            else ""
                         )
                     )
                 t = match.manifest.training
-                st.caption(
-                    f"bundled · self-play seed {int(t['seed'])}, {int(t['timesteps']):,} steps · "
-                    "`playground verify` re-simulates its replays"
+                trained = (
+                    f"self-play seed {int(t['seed'])}, {int(t['timesteps']):,} steps"
+                    if len(seats) == 2
+                    else f"{t['source']} ({ui.literal(str(t.get('from', '')))}), {int(t['timesteps']):,} steps"
                 )
+                st.caption(f"bundled · {trained} · `playground verify` re-simulates its replays")
         st.write(spec.description)
         if slug == "connect-four":
             st.page_link("views/duel.py", label="Head to head", icon="🤝", query_params={"game": slug})

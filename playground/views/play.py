@@ -154,9 +154,46 @@ else:
         )
     )
 
+
+def _duel_evidence(weights_sha256: str) -> None:
+    """The two-player Pong bundle's evaluation against the scripted left paddles, when it is of the weights this
+    page plays (models/pong's) and its files check out; nothing otherwise."""
+    from agents.bundle.match import MatchBundle, is_match_bundle
+    from agents.bundle.match_pong_card import headline
+
+    folder = Path(ui.models()) / DUELS[spec.slug]
+    if not is_match_bundle(folder):
+        return
+    with ui.agent_errors("The two-player Pong bundle", "its evaluation against scripted paddles"):
+        bundle = MatchBundle.open(folder)
+        ev, points = bundle.evaluation(), bundle.points()
+        if ev.policy_sha256 != weights_sha256:
+            return  # an evaluation of other weights than the ones this page plays
+        rows = [
+            {
+                "left paddle": r.opponent,
+                "wins / draws / losses": f"{r.wins} / {r.draws} / {r.losses}",
+                "win rate, 95 % CI": f"{r.win_rate:.0%} ({r.ci('wins')[0]:.0%}–{r.ci('wins')[1]:.0%})",
+                "points for – against": "{:.1f} – {:.1f}".format(*points[r.opponent]),
+                "bar": "—" if r.bar is None else f"≥ {r.bar:.0%} wins: " + ("met" if r.bar_met else "below the bar"),
+            }
+            for r in ev.rows
+        ]
+        with st.expander(f"How good is it? {headline(ev).replace('**', '')}", expanded=False):
+            st.dataframe(rows, hide_index=True)
+            st.caption(
+                f"The agent on the right paddle against scripted left paddles, whole matches to 21, from "
+                f"`models/{DUELS[spec.slug]}/evaluation.json` ({ui.literal(bundle.manifest.commands['bundle'])}; "
+                f"`playground verify {DUELS[spec.slug]}` re-checks it, docs/play.md)."
+            )
+
+
 finished = getattr(result, "finished", None)
 if duel:
     from playground.views import h2h
+
+    if b is not None and agent is None:  # the bundled agent plays: its evidence against the bots, if bundled
+        _duel_evidence(b.manifest.files.get("policy.safetensors", ""))
 
     h2h.show_board(DUELS[spec.slug], spec.slug, title="The agent against people: two-player Pong")
     st.caption(
