@@ -58,7 +58,11 @@ def test_wrong_uses_get_one_line(tmp_path):
     err = _clean_error(run_cli("bundle", "connect-four", run, run, "--out", tmp_path / "b"))
     assert "one self-play run folder; got 2" in err
     err = _clean_error(run_cli("bundle", "pong-duel", run, "--out", tmp_path / "b"))
-    assert "two-player bundles exist for connect-four only, not pong-duel" in err
+    assert "is neither a single-player Pong bundle nor a finished fine-tuning run's final/ folder" in err
+    err = _clean_error(run_cli("bundle", "pong-duel", run, run, "--out", tmp_path / "b"))
+    assert "built from one source (models/pong or a fine-tuning run's final/); got 2" in err
+    err = _clean_error(run_cli("bundle", "connect-four", run, "--max-frames", 10, "--out", tmp_path / "b"))
+    assert "--evidence and --max-frames are for pong-duel" in err
     err = _clean_error(run_cli("bundle", "cartpole", run, "--games", 3, "--out", tmp_path / "b"))
     assert "--games is for two-player games" in err
     err = _clean_error(run_cli("evaluate", ROOT / "models" / "connect-four"))
@@ -69,3 +73,29 @@ def test_wrong_uses_get_one_line(tmp_path):
 def test_verify_the_shipped_bundle_by_its_slug():
     proc = run_cli("verify", "connect-four")
     assert proc.returncode == 0 and "verify passed" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_pong_duel_bundle_then_verify_then_tamper(tmp_path):
+    out = tmp_path / "pong-duel"
+    proc = run_cli("bundle", "pong-duel", ROOT / "models" / "pong", "--games", 1, "--max-frames", 120, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "pong-duel: matches vs random, tracker-200ms, perfect-tracker" in proc.stdout and "3/3 matches" in proc.stdout
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "--max-frames 120" in manifest["commands"]["bundle"] and manifest["seats"] == ["first_0", "second_0"]
+    proc = run_cli("verify", out)
+    assert proc.returncode == 0 and "[ok] replay perfect-tracker-first_0-0 re-simulates" in proc.stdout, proc.stdout
+
+    # one agent action changed and the checksum updated: only re-simulating the match catches it
+    rel = "replays/random-first_0-0.json"
+    record = json.loads((out / rel).read_text())
+    first, _, rest = record["agent_actions"].partition(" ")
+    action, count = first.split("*")
+    record["agent_actions"] = " ".join([f"{(int(action) + 1) % 6}*{count}", rest]).strip()
+    (out / rel).write_text(json.dumps(record))
+    manifest["files"][rel] = sha256_file(out / rel)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    proc = run_cli("verify", out)
+    assert "[FAIL] replay random-first_0-0 re-simulates: frame 1: the agent plays" in proc.stdout
+    assert "verify FAILED: 1 of" in _clean_error(proc)
