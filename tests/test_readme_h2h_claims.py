@@ -33,3 +33,14 @@ def test_pong_duel_figures_are_the_evidence_files():
         )
         in README
     )
+
+
+def test_pong_duel_figures_are_the_shipped_bundle_s_too():
+    from agents.bundle.match import MatchBundle
+
+    ev = MatchBundle.open(REPO_ROOT / "models" / "pong-duel").evaluation()
+    row = {r.opponent: r for r in ev.rows}
+    assert "beats a random paddle {} of {} matches".format(row["random"].wins, row["random"].games) in README
+    t, p = row["tracker-200ms"], row["perfect-tracker"]
+    assert f"({t.wins} of {t.games} against a 200 ms tracker, {p.wins} of {p.games} against a perfect one" in README
+    assert ("**below the bar**" in README.split("Two-player Pong")[1][:900]) == (ev.bars()[0] < ev.bars()[1])
