@@ -10,12 +10,14 @@ from playground.ui import literal
 st.set_page_config(page_title="PPO Playground", page_icon="🎮", layout="wide")
 
 pages = {
-    "gallery": st.Page("views/gallery.py", title="Gallery", icon="🖼️", url_path="gallery", default=True),
-    "watch": st.Page("views/watch.py", title="Watch", icon="▶️", url_path="watch"),
-    "evidence": st.Page("views/evidence.py", title="Evidence", icon="📈", url_path="evidence"),
-    "play": st.Page("views/play.py", title="Play", icon="🕹️", url_path="play"),
-    "duel": st.Page("views/duel.py", title="Head to head", icon="🤝", url_path="duel"),
-    "lab": st.Page("views/lab.py", title="Lab", icon="🧪", url_path="lab"),
+    "gallery": st.Page(
+        "views/gallery.py", title="Gallery", icon=":material/grid_view:", url_path="gallery", default=True
+    ),
+    "watch": st.Page("views/watch.py", title="Watch", icon=":material/play_arrow:", url_path="watch"),
+    "evidence": st.Page("views/evidence.py", title="Evidence", icon=":material/monitoring:", url_path="evidence"),
+    "play": st.Page("views/play.py", title="Play", icon=":material/sports_esports:", url_path="play"),
+    "duel": st.Page("views/duel.py", title="Head to head", icon=":material/swords:", url_path="duel"),
+    "lab": st.Page("views/lab.py", title="Lab", icon=":material/science:", url_path="lab"),
 }
 current = st.navigation(list(pages.values()))
 

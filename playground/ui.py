@@ -246,7 +246,14 @@ def score_line(b: Bundle) -> str:
     )
 
 
-VERDICT_ICONS = {"healthy": "🟢", "watch": "🟡", "unhealthy": "🔴", "no data": "⚪"}
+# Material icons (Streamlit bundles their font) rather than emoji, which a browser without an emoji font shows as
+# empty boxes (Debian's chromium here did)
+VERDICT_ICONS = {
+    "healthy": ":green[:material/check_circle:]",
+    "watch": ":orange[:material/visibility:]",
+    "unhealthy": ":red[:material/error:]",
+    "no data": ":gray[:material/remove:]",
+}
 
 
 def verdict(value: object) -> str:

@@ -262,6 +262,6 @@ if st.button("Verify this bundle", key="verify"):
         ok = all(c.ok for c in checks)
         (st.success if ok else st.error)(f"{sum(c.ok for c in checks)} of {len(checks)} checks passed")
         st.dataframe(
-            pd.DataFrame([{"": "✅" if c.ok else "❌", "check": c.name, "detail": c.detail} for c in checks]),
+            pd.DataFrame([{"": "ok" if c.ok else "FAIL", "check": c.name, "detail": c.detail} for c in checks]),
             hide_index=True,
         )

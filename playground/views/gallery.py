@@ -3,6 +3,7 @@ note that it has none; the two-player games with their agent's wins, draws and l
 
 import streamlit as st
 
+from agents.bundle.interop import registered_env_id
 from agents.bundle.match import MATCH_GAMES, MatchBundle, is_match_bundle
 from envs import GAMES
 from envs.catalog import TWO_PLAYER_GAMES
@@ -33,7 +34,7 @@ for i, (slug, spec) in enumerate(GAMES.items()):
     b, error = ui.bundle(slug)
     with columns[i % 3].container(border=True, key=f"card-{slug}"):
         st.subheader(spec.name)
-        st.caption(f"`{spec.env_id}`{' · ' + str(spec.env_kwargs) if spec.env_kwargs.get('continuous') else ''}")
+        st.caption(f"`{registered_env_id(spec)}`")  # the id gymnasium registers, as the card and the Hub say
         st.image(ui.thumbnail(slug), width="stretch")
         # each agent in its own agent_errors: one bundle's bad file costs its own line, not the gallery
         if error:
@@ -46,7 +47,11 @@ for i, (slug, spec) in enumerate(GAMES.items()):
                 s = b.eval_result().summary
                 met = spec.bar.met_by(s["mean"], s["std"])
                 st.markdown(
-                    ("✅ **solved**" if s["mean"] >= spec.solved_threshold else "⏳ not solved")
+                    (
+                        ":material/check_circle: **solved**"
+                        if s["mean"] >= spec.solved_threshold
+                        else ":material/hourglass_empty: not solved"
+                    )
                     + f" · bar {spec.bar.describe()} {'met' if met else 'not met'}"
                 )
                 st.markdown(line)
@@ -70,15 +75,18 @@ for i, (slug, spec) in enumerate(GAMES.items()):
                 st.page_link(
                     "views/watch.py",
                     label=f"Watch {ui.literal(agent.source)}",
-                    icon="▶️",
+                    icon=":material/play_arrow:",
                     query_params={"game": slug, "agent": agent.key},
                 )
         st.write(spec.description)
-        a, c, d = st.columns(3)
-        a.page_link("views/watch.py", label="Watch", icon="▶️", query_params={"game": slug})
-        if b is not None:
-            c.page_link("views/evidence.py", label="Evidence", icon="📈", query_params={"game": slug})
-        d.page_link("views/play.py", label="Play", icon="🕹️", query_params={"game": slug})
+        # a horizontal flex row: each link as wide as its label (three equal columns cut "Evidence" short)
+        with st.container(horizontal=True, gap="small"):
+            st.page_link("views/watch.py", label="Watch", icon=":material/play_arrow:", query_params={"game": slug})
+            if b is not None:
+                st.page_link(
+                    "views/evidence.py", label="Evidence", icon=":material/monitoring:", query_params={"game": slug}
+                )
+            st.page_link("views/play.py", label="Play", icon=":material/sports_esports:", query_params={"game": slug})
 
 # --- two-player games: an agent judged by wins, draws and losses per seat against named opponents --------------
 
@@ -106,9 +114,9 @@ for i, (slug, spec) in enumerate(TWO_PLAYER_GAMES.items()):
                 met, barred = ev.bars()
                 st.markdown(
                     (
-                        "✅ every bar met"
+                        ":material/check_circle: every bar met"
                         if met == barred
-                        else f"⏳ **below the bar**: {barred - met} of {barred} not met"
+                        else f":material/hourglass_empty: **below the bar**: {barred - met} of {barred} not met"
                     )
                     + f" · {ev.games_per_seat:,} games per seat"
                 )
@@ -123,7 +131,8 @@ for i, (slug, spec) in enumerate(TWO_PLAYER_GAMES.items()):
                         + " · ".join(
                             ("" if len(seats) == 1 else f"{'first' if r.seat == 0 else 'second'} ")
                             + f"{r.wins}/{r.draws}/{r.losses} W/D/L "
-                            f"({r.win_rate:.1%} wins{'' if r.bar is None else ', ✅' if r.bar_met else ', ✗ bar'})"
+                            f"({r.win_rate:.1%} wins"
+                            f"{'' if r.bar is None else ', bar met' if r.bar_met else ', bar not met'})"
                             for r in rows
                         )
                         + (
@@ -141,6 +150,11 @@ for i, (slug, spec) in enumerate(TWO_PLAYER_GAMES.items()):
                 st.caption(f"bundled · {trained} · `playground verify` re-simulates its replays")
         st.write(spec.description)
         if slug == "connect-four":
-            st.page_link("views/duel.py", label="Head to head", icon="🤝", query_params={"game": slug})
+            st.page_link("views/duel.py", label="Head to head", icon=":material/swords:", query_params={"game": slug})
         else:
-            st.page_link("views/play.py", label="Head to head (Play page)", icon="🕹️", query_params={"game": "pong"})
+            st.page_link(
+                "views/play.py",
+                label="Head to head (Play page)",
+                icon=":material/sports_esports:",
+                query_params={"game": "pong"},
+            )

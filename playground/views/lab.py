@@ -310,9 +310,17 @@ for job in jobs:
             )
             agent = str(job.result.get("agent"))
             a, b_, c = st.columns(3)
-            a.page_link("views/watch.py", label="Watch", icon="▶️", query_params={"game": job.game, "agent": agent})
+            a.page_link(
+                "views/watch.py",
+                label="Watch",
+                icon=":material/play_arrow:",
+                query_params={"game": job.game, "agent": agent},
+            )
             b_.page_link(
-                "views/play.py", label="Play (Versus)", icon="🕹️", query_params={"game": job.game, "agent": agent}
+                "views/play.py",
+                label="Play (Versus)",
+                icon=":material/sports_esports:",
+                query_params={"game": job.game, "agent": agent},
             )
             b_.caption("Its games are not recorded on the shipped agent's leaderboard.")
             status = runner.bundle_status(job)
