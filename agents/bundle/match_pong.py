@@ -310,7 +310,37 @@ class PongDuelGame(MatchGame):
         raise BundleError(f"training['source'] {str(t.get('source'))[:40]!r} is not a source this version reads")
 
     def extra_checks(self, bundle: MatchBundle) -> list[tuple[str, Any]]:
-        return [("replays are evaluation matches", lambda: _replays_in_evaluation(bundle))]
+        return [
+            ("adopted evidence is the evaluation's", lambda: _adopted_evidence(bundle)),
+            ("replays are evaluation matches", lambda: _replays_in_evaluation(bundle)),
+        ]
+
+
+def _adopted_evidence(bundle: MatchBundle) -> str:
+    """A block adopted from a duel_evidence file (``--evidence``): the file is in the bundle, of this policy's
+    digest, and holds exactly the block's matches."""
+    import hashlib
+
+    ev = read_json(bundle._file("evaluation.json"), "evaluation.json", BundleError)
+    files = bundle.manifest.files
+    digest = hashlib.sha256(f"{files['policy.safetensors']} {files['policy.json']}".encode()).hexdigest()
+    adopted = []
+    for r in ev.get("results", []) if isinstance(ev, dict) else []:
+        rel = (r.get("source") or {}).get("file") if isinstance(r, dict) else None
+        if rel is None:
+            continue
+        if not (isinstance(rel, str) and rel.startswith(DUEL_EVIDENCE + "/") and rel in files):
+            raise BundleError(f"{r.get('opponent')}: its matches are adopted from {str(rel)[:80]}, not a listed file")
+        d = read_json(bundle._file(rel), rel, BundleError)
+        block = (d.get("opponents") or {}).get(r["opponent"]) if isinstance(d, dict) else None
+        if not isinstance(block, dict) or (d.get("agent") or {}).get("policy_sha256") != digest:
+            raise BundleError(f"{rel} is not of this policy (its digest is not this bundle's policy files')")
+        if sorted(block.get("matches") or [], key=lambda m: m.get("seed", -1)) != r.get("matches"):
+            raise BundleError(f"{rel}'s matches are not the evaluation's {r['opponent']} matches")
+        adopted.append(r["opponent"])
+    if not adopted:
+        return "none adopted: the build played every match"
+    return f"{', '.join(adopted)}: the duel_evidence files' matches, of this policy"
 
 
 def _replays_in_evaluation(bundle: MatchBundle) -> str:

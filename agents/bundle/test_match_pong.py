@@ -14,7 +14,7 @@ import shutil
 import pytest
 
 from agents.bundle.match import MatchBundle, is_match_bundle
-from agents.bundle.match_pong import PongDuelGame, bot_definition
+from agents.bundle.match_pong import PongDuelGame, _adopted_evidence, bot_definition
 from agents.bundle.match_pong_build import (
     PongDuelBundleOptions,
     _adopt,
@@ -23,7 +23,7 @@ from agents.bundle.match_pong_build import (
     policy_id,
 )
 from agents.bundle.match_pong_card import headline
-from agents.bundle.test_match import edit_json, failed
+from agents.bundle.test_match import edit_json, failed, rehash
 from agents.common.errors import BundleError
 from agents.common.settings import models_dir
 
@@ -209,6 +209,25 @@ def test_duel_evidence_is_adopted_only_when_of_these_weights_seeds_and_bots(buil
     (tmp_path / "other" / "pong_duel_tracker-200ms.json").write_text(json.dumps(d))
     with pytest.raises(BundleError, match="defined otherwise"):
         _adopt(tmp_path / "other", "tracker-200ms", 2, 2_000_000, pid)
+
+
+@pytest.mark.slow
+def test_an_adopted_block_must_be_its_evidence_file_s_matches(copy):
+    assert _adopted_evidence(MatchBundle.open(copy)) == "none adopted: the build played every match"
+    _evidence_from(copy, copy / "evidence" / "duel", "random")
+    rehash(copy, "evidence/duel/pong_duel_random.json")
+    edit_json(
+        copy, "evaluation.json", lambda d: d["results"][0]["source"].update(file="evidence/duel/pong_duel_random.json")
+    )
+    assert _adopted_evidence(MatchBundle.open(copy)).startswith("random: the duel_evidence files' matches")
+    edit_json(
+        copy, "evidence/duel/pong_duel_random.json", lambda d: d["opponents"]["random"]["matches"][0].update(agent=21)
+    )
+    with pytest.raises(BundleError, match="pong_duel_random.json's matches are not the evaluation's random matches"):
+        _adopted_evidence(MatchBundle.open(copy))
+    edit_json(copy, "evidence/duel/pong_duel_random.json", lambda d: d["agent"].update(policy_sha256="0" * 64))
+    with pytest.raises(BundleError, match="is not of this policy"):
+        _adopted_evidence(MatchBundle.open(copy))
 
 
 def finetune_run_from(bundle_dir, run, status="done"):
