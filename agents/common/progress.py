@@ -97,6 +97,13 @@ class Progress:
 
     # --- what callers use ------------------------------------------------------------------------------
 
+    def rate_text(self) -> str:
+        """The rate for a person: "2,040 steps/s", or per minute below one per second ("7.5 matches/min", where
+        "0 matches/s" said nothing)."""
+        if 0 < self.rate < 1:
+            return f"{self.rate * 60:,.1f} {self.unit}/min"
+        return f"{self.rate:,.0f} {self.unit}/s"
+
     @property
     def rate(self) -> float:
         """Units per second in this process."""
@@ -118,7 +125,7 @@ class Progress:
         if detail is not None:
             self._detail = detail
         if self._rich is not None:
-            self._rich.update(self._task, completed=done, rate=f"{self.rate:,.0f} {self.unit}/s", note=self._note)
+            self._rich.update(self._task, completed=done, rate=self.rate_text(), note=self._note)
         elif time.monotonic() - self._last_line >= self.every:
             self._line()
 
@@ -131,7 +138,7 @@ class Progress:
         parts = [f"{self.title}: {count} {self.unit}"]
         if self.total:
             parts.append(f"({100 * self.done / self.total:.1f} %)")
-        parts.append(f"{self.rate:,.0f} {self.unit}/s")
+        parts.append(self.rate_text())
         if self.total is not None:
             parts.append(f"ETA {_clock(self.eta)}")
         parts += [text for text in (self._note, self._detail) if text]

@@ -83,3 +83,16 @@ def test_the_terminal_bar_renders_title_count_and_note():
 @pytest.mark.parametrize(("seconds", "text"), [(59, "0m59s"), (3600 * 13 + 61, "13h01m"), (float("inf"), "?")])
 def test_clock(seconds, text):
     assert _clock(seconds) == text
+
+
+def test_a_rate_below_one_per_second_is_given_per_minute(clock):
+    """Whole Pong matches take seconds each: '0 matches/s' said nothing; '7.5 matches/min' does."""
+    out = io.StringIO()
+    p = Progress("bundle pong-duel", 90, "matches", every=0.0, stream=out)
+    clock.now += 8
+    p.update(1)
+    assert p.rate_text() == "7.5 matches/min"
+    assert "7.5 matches/min" in out.getvalue()
+    clock.now += 0.002
+    p.update(90)
+    assert p.rate_text().endswith("matches/s")
