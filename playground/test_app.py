@@ -482,7 +482,7 @@ def test_pong_duel_card_and_play_page_show_the_verified_bundle_s_results():
     assert met < barred and f"**below the bar**: {barred - met} of {barred} not met" in t
     for r in ev.rows:
         assert f"vs **{r.opponent}**: {r.wins}/{r.draws}/{r.losses} W/D/L ({r.win_rate:.1%} wins" in t
-        assert "points {:.1f}–{:.1f} per match".format(*points[r.opponent]) in t
+        assert "mean score {:.1f} : {:.1f} (agent : bot)".format(*points[r.opponent]) in t
     assert "the agent plays first_0 (right paddle)" in t
     assert any(link.label == "Head to head (Play page)" for link in at.get("page_link"))
     at = run("play", "pong")

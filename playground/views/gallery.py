@@ -136,7 +136,7 @@ for i, (slug, spec) in enumerate(TWO_PLAYER_GAMES.items()):
                             for r in rows
                         )
                         + (
-                            f" · points {points[opponent][0]:.1f}–{points[opponent][1]:.1f} per match"
+                            f" · mean score {points[opponent][0]:.1f} : {points[opponent][1]:.1f} (agent : bot)"
                             if opponent in points
                             else ""
                         )
