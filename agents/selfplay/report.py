@@ -62,6 +62,10 @@ def evaluate_run(run_dir: Path, games: int, seed: int, opponents: tuple[str, ...
     """The evaluation of one run's final agent: every opponent, both seats."""
     agent = ConnectFourAgent.load(run_dir / "final" / "agent.json")
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
+    # the opponent mix the run trained against (seeds 1-5 predate the options: their defaults, 0.3 and 0.5)
+    run["anchor_share"] = config.get("anchor_share", 0.3)
+    run["one_ply_share"] = config.get("one_ply_share", 0.5)
     results = evaluate_agent(agent, games, seed, opponents)
     return {"run": str(run_dir), "agent": agent.meta, "training": run, "results": results}
 
@@ -76,11 +80,16 @@ def markdown(evaluations: list[dict], games: int) -> str:
         f"{games} games per seat; the agent plays its most probable legal move. W/D/L in %, "
         "Wilson 95 % intervals of the win and non-loss rates; bar from the catalog (match_bars).",
         "",
-        "| run | steps | train min | opponent | agent seat | W | D | L | win 95 % CI | non-loss 95 % CI | bar | met |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "Training mix: the share of episodes against random / one-ply (the rest against the pool's snapshots).",
+        "",
+        "| run | mix | steps | train min | opponent | agent seat | W | D | L | win 95 % CI | non-loss 95 % CI | bar "
+        "| met |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for ev in evaluations:
         tr = ev["training"]
+        share, one_ply = tr.get("anchor_share", 0.3), tr.get("one_ply_share", 0.5)
+        mix = f"{100 * share * (1 - one_ply):.0f} / {100 * share * one_ply:.0f} %"
         for r in ev["results"]:
             n = r["games"]
             lo, hi = r["wins_ci95"]
@@ -89,7 +98,7 @@ def markdown(evaluations: list[dict], games: int) -> str:
             met = "—" if r["bar_met"] is None else ("yes" if r["bar_met"] else "**no**")
             seat = f"{r['seat_name']} ({'first' if r['seat'] == 0 else 'second'})"
             lines.append(
-                f"| seed {tr.get('seed', '?')} | {tr.get('timesteps', 0):,} | {tr.get('minutes', '?')} "
+                f"| seed {tr.get('seed', '?')} | {mix} | {tr.get('timesteps', 0):,} | {tr.get('minutes', '?')} "
                 f"| {r['opponent']} | {seat} | {_pct(r['wins'] / n)} | {_pct(r['draws'] / n)} "
                 f"| {_pct(r['losses'] / n)} | {_pct(lo)}–{_pct(hi)} | {_pct(nlo)}–{_pct(nhi)} | {bar} | {met} |"
             )
