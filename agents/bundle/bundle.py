@@ -172,6 +172,39 @@ def run_check(name: str, fn: Callable[[], str | None]) -> Check:
         return Check(name, False, f"{type(exc).__name__}: {str(exc)[:300]}")
 
 
+def refuse_failed_files(path: Path, checks: list[Check]) -> None:
+    """Refuse to open the bundle at ``path`` when a check of its files (``check_files``) failed: the first
+    failure's line, and how many more."""
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        raise BundleError(
+            f"bundle {path} failed its checksums: {bad[0].detail}"
+            + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+        )
+
+
+def listed_replays(files: dict[str, str], folder: str) -> list[str]:
+    """The replays a manifest's ``files`` list directly in ``folder`` (``<folder>/<name>.json``): their names,
+    sorted."""
+    prefix = folder + "/"
+    return sorted(
+        rel[len(prefix) : -len(".json")]
+        for rel in files
+        if rel.startswith(prefix) and rel.endswith(".json") and "/" not in rel[len(prefix) :]
+    )
+
+
+def files_first(file_checks: list[Check], rest: Callable[[], list[Check]]) -> list[Check]:
+    """``verify``'s order: the file checks, then ``rest``; a failed file check stops it there, before anything
+    of the bundle is loaded (a tampered file is never opened)."""
+    if not all(c.ok for c in file_checks):
+        return [
+            *file_checks,
+            Check("nothing loaded", False, "verify stops at failed checksums: no file of this bundle was loaded"),
+        ]
+    return file_checks + rest()
+
+
 class Bundle:
     """An agent bundle on disk: open it with :meth:`open` (or :meth:`shipped`), then ask it.
 
@@ -226,12 +259,7 @@ class Bundle:
         )
         bundle = cls(path, manifest)
         if check:
-            bad = [c for c in bundle.check_files() if not c.ok]
-            if bad:
-                raise BundleError(
-                    f"bundle {path} failed its checksums: {bad[0].detail}"
-                    + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
-                )
+            refuse_failed_files(path, bundle.check_files())
             bundle.protocol()  # refuses a bundle whose env the catalog no longer makes
         return bundle
 
@@ -380,12 +408,7 @@ class Bundle:
 
     def replay_names(self) -> list[str]:
         """The replays the manifest lists (``evidence/replays/<name>.json``)."""
-        prefix = REPLAYS + "/"
-        return sorted(
-            rel[len(prefix) : -len(".json")]
-            for rel in self.manifest.files
-            if rel.startswith(prefix) and rel.endswith(".json") and "/" not in rel[len(prefix) :]
-        )
+        return listed_replays(self.manifest.files, REPLAYS)
 
     def replay(self, name: str) -> dict[str, Any]:
         """A replay, checked against the game's action space (seed, actions, rewards) before it is returned."""
@@ -426,13 +449,7 @@ class Bundle:
     def verify(self) -> list[Check]:
         """All checks: files (stopping there, before anything is loaded, if any fails), reproductions, the
         evidence its origin needs, protocol, policy, config, health and curves, eval.json, every replay."""
-        checks = self.check_files()
-        if not all(c.ok for c in checks):
-            return [
-                *checks,
-                Check("nothing loaded", False, "verify stops at failed checksums: no file of this bundle was loaded"),
-            ]
-        return checks + self.check_reproductions() + self.check_contents()
+        return files_first(self.check_files(), lambda: self.check_reproductions() + self.check_contents())
 
     def _check(self, name: str, fn) -> Check:
         return run_check(name, fn)

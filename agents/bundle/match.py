@@ -33,7 +33,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from agents.bundle.bundle import MATCH_MANIFEST, check_listed_files, confined, run_check
+from agents.bundle.bundle import (
+    MATCH_MANIFEST,
+    check_listed_files,
+    confined,
+    files_first,
+    listed_replays,
+    refuse_failed_files,
+    run_check,
+)
 from agents.bundle.manifest import Check, _Fields, _files
 from agents.bundle.validate import MAX_SEED, is_int, is_number, short_text
 from agents.common.errors import BundleError
@@ -556,12 +564,7 @@ class MatchBundle:
         )
         bundle = cls(path, manifest)
         if check:
-            bad = [c for c in bundle.check_files() if not c.ok]
-            if bad:
-                raise BundleError(
-                    f"bundle {path} failed its checksums: {bad[0].detail}"
-                    + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
-                )
+            refuse_failed_files(path, bundle.check_files())
         return bundle
 
     @classmethod
@@ -635,12 +638,7 @@ class MatchBundle:
 
     def replay_names(self) -> list[str]:
         """The replays the manifest lists (``replays/<name>.json``)."""
-        prefix = REPLAYS + "/"
-        return sorted(
-            rel[len(prefix) : -len(".json")]
-            for rel in self.manifest.files
-            if rel.startswith(prefix) and rel.endswith(".json") and "/" not in rel[len(prefix) :]
-        )
+        return listed_replays(self.manifest.files, REPLAYS)
 
     def replay(self, name: str) -> Any:
         """A replay, checked against the game (seed, seats, moves in range, an opponent of the manifest)."""
@@ -661,13 +659,11 @@ class MatchBundle:
         """All checks: the files (stopping there, before anything is loaded, if one fails), the game, the
         evidence listed, the opponents' definitions, the policy, the training evidence, the evaluation's
         consistency and that it is of this policy, and every replay re-simulated."""
-        checks = self.check_files()
-        if not all(c.ok for c in checks):
-            return [
-                *checks,
-                Check("nothing loaded", False, "verify stops at failed checksums: no file of this bundle was loaded"),
-            ]
-        checks += [
+        return files_first(self.check_files(), self._check_contents)
+
+    def _check_contents(self) -> list[Check]:
+        """Every check after the files', in the order :meth:`verify` lists them."""
+        checks = [
             run_check("game is the catalog's", self._check_game),
             run_check("evidence complete", self._check_complete),
             run_check("opponents are this code's", self._check_opponents),
