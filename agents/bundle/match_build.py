@@ -64,6 +64,18 @@ class MatchBundleOptions:
     """the command line, recorded in the manifest and the card"""
 
 
+def bundling_provenance(started: str) -> dict[str, Any]:
+    """A two-player manifest's ``provenance``: the bundling code's git state, the package versions, the hardware,
+    when the build started (``started``) and finished (now), and the Python it ran on."""
+    return {
+        "code": {"bundling": git_state()},
+        "versions": package_versions(),
+        "hardware": hardware(),
+        "bundled": {"started": started, "finished": now_iso()},
+        "python_executable": sys.executable.split("/")[-1],
+    }
+
+
 def replay_seed(seed: int, opponent: str, seat: int, k: int) -> int:
     """The seed of replay ``k`` against ``opponent`` from ``seat``: its own generator, apart from the blocks."""
     from agents.selfplay.report import block_seed
@@ -203,13 +215,7 @@ def build_match_bundle(opts: MatchBundleOptions) -> Path:
                 "verify": f"playground verify {out_dir if opts.out else spec.slug}",
             },
             reproduce=[run["command"], f"playground bundle {spec.slug} RUN_DIR{out_arg} --games {opts.games}"],
-            provenance={
-                "code": {"bundling": git_state()},
-                "versions": package_versions(),
-                "hardware": hardware(),
-                "bundled": {"started": started, "finished": now_iso()},
-                "python_executable": sys.executable.split("/")[-1],
-            },
+            provenance=bundling_provenance(started),
         )
         checked = check_evaluation(evaluation, manifest, spec)  # the card is written from what verify reads
         w.write_text("README.md", match_card(spec, manifest, checked, replays))

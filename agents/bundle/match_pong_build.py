@@ -16,7 +16,6 @@ then played, and ``verify`` checks each equals the adopted match of its seed.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +25,14 @@ import yaml
 
 from agents.bundle.bundle import MATCH_MANIFEST, Bundle
 from agents.bundle.match import EVALUATION, REPLAYS, MatchManifest, SeatRecord, check_evaluation, match_game
+from agents.bundle.match_build import bundling_provenance
 from agents.bundle.match_pong import DUEL_EVIDENCE, GAME, SOURCE_EVIDENCE, PongReplay, outcome
 from agents.bundle.match_pong_card import pong_duel_card
 from agents.bundle.writer import BundleWriter
 from agents.common.errors import BundleError
 from agents.common.files import read_json, sha256_file
 from agents.common.progress import Progress
-from agents.common.provenance import git_state, hardware, now_iso, package_versions
+from agents.common.provenance import now_iso
 from agents.common.settings import models_dir
 from envs.catalog import get_two_player_spec
 
@@ -411,13 +411,7 @@ def build_pong_duel_bundle(opts: PongDuelBundleOptions) -> Path:
                 "verify": f"playground verify {out_dir if opts.out else GAME}",
             },
             reproduce=[src.training["command"], f"playground bundle {GAME} SOURCE{out_arg} --games {opts.games}"],
-            provenance={
-                "code": {"bundling": git_state()},
-                "versions": package_versions(),
-                "hardware": hardware(),
-                "bundled": {"started": started, "finished": now_iso()},
-                "python_executable": sys.executable.split("/")[-1],
-            },
+            provenance=bundling_provenance(started),
         )
         checked = check_evaluation(evaluation, manifest, spec)  # the card is written from what verify reads
         w.write_text("README.md", pong_duel_card(spec, manifest, checked, evaluation, replays))
