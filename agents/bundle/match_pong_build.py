@@ -267,11 +267,18 @@ def _replay(name: str, bot: str, r: Any, max_frames: int) -> PongReplay:
     )
 
 
+def _play(agent: Any, bot: str, seed: int, frame_stack: int, max_frames: int) -> Any:
+    """One match of ``agent`` against the left paddle ``bot`` on ``seed``, cut after ``max_frames`` frames."""
+    from agents.play.pong_duel import bots, play_bot
+
+    return play_bot(agent, bots()[bot](), seed, frame_stack=frame_stack, max_frames=max_frames)
+
+
 def build_pong_duel_bundle(opts: PongDuelBundleOptions) -> Path:
     """Build the two-player Pong bundle from ``opts.source``; returns its folder."""
     import torch
 
-    from agents.play.pong_duel import bots, play_bot
+    from agents.play.pong_duel import bots
 
     spec = get_two_player_spec(GAME)
     game = match_game(GAME)
@@ -325,29 +332,13 @@ def build_pong_duel_bundle(opts: PongDuelBundleOptions) -> Path:
                     }
                     played = []
                     for k in range(opts.replays):
-                        played.append(
-                            play_bot(
-                                agent,
-                                bots()[bot](),
-                                opts.seed + k,
-                                frame_stack=spec.frame_stack,
-                                max_frames=opts.max_frames,
-                            )
-                        )
+                        played.append(_play(agent, bot, opts.seed + k, spec.frame_stack, opts.max_frames))
                         bar.advance()
                 else:
                     b0 = time.monotonic()
                     played = []
                     for i in range(opts.games):
-                        played.append(
-                            play_bot(
-                                agent,
-                                bots()[bot](),
-                                opts.seed + i,
-                                frame_stack=spec.frame_stack,
-                                max_frames=opts.max_frames,
-                            )
-                        )
+                        played.append(_play(agent, bot, opts.seed + i, spec.frame_stack, opts.max_frames))
                         r = played[-1]
                         bar.advance(note=f"{bot} {i + 1}: {r.agent_points}-{r.person_points}")
                     matches = [_match_row(r) for r in played]
