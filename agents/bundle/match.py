@@ -336,6 +336,18 @@ def _seat_record(
 # --- replays ----------------------------------------------------------------------------------------------------
 
 
+def replay_head(game: str, seats: tuple[str, ...], seed: int, agent_seat: int, opponent: str) -> dict[str, Any]:
+    """The keys every two-player replay file begins with, whatever the game: its game, seed, the agent's seat
+    (index and name) and the opponent."""
+    return {
+        "game": game,
+        "seed": seed,
+        "agent_seat": agent_seat,
+        "agent_seat_name": seats[agent_seat],
+        "opponent": opponent,
+    }
+
+
 @dataclass(frozen=True)
 class MatchReplay:
     """One agent-vs-opponent game: the seed of the opponent's tie-breaks, both sides' moves in order (seat 0
@@ -350,11 +362,7 @@ class MatchReplay:
 
     def to_json(self, game: str, seats: tuple[str, ...]) -> dict[str, Any]:
         return {
-            "game": game,
-            "seed": self.seed,
-            "agent_seat": self.agent_seat,
-            "agent_seat_name": seats[self.agent_seat],
-            "opponent": self.opponent,
+            **replay_head(game, seats, self.seed, self.agent_seat, self.opponent),
             "moves": list(self.moves),
             "result": self.result,
         }

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from agents.bundle.match import OUTCOMES, MatchGame, MatchManifest, SeatRecord
+from agents.bundle.match import OUTCOMES, MatchGame, MatchManifest, SeatRecord, replay_head
 from agents.bundle.validate import MAX_SEED, is_int, short_text
 from agents.common.errors import BundleError
 from agents.common.untrusted import read_json
@@ -101,11 +101,7 @@ class PongReplay:
     def to_json(self, game: str, seats: tuple[str, ...]) -> dict[str, Any]:
         pong_duel = _pong()
         return {
-            "game": game,
-            "seed": self.seed,
-            "agent_seat": self.agent_seat,
-            "agent_seat_name": seats[self.agent_seat],
-            "opponent": self.opponent,
+            **replay_head(game, seats, self.seed, self.agent_seat, self.opponent),
             "score": {"agent": self.agent_points, "opponent": self.opponent_points},
             "frames": self.frames,
             "result": self.result,
