@@ -7,6 +7,7 @@ from typing import Any
 
 from agents.bundle.match import MatchEvaluation, MatchManifest
 from agents.bundle.match_pong import PongReplay
+from agents.play.duel_evidence import mean_ci
 from envs.catalog import GameSpec
 
 
@@ -43,8 +44,7 @@ def results_table(ev: MatchEvaluation, raw: dict[str, Any]) -> str:
         )
         lines.append(
             f"| {r.opponent} | {r.games} | {r.wins} / {r.draws} / {r.losses} | {_pct(r.win_rate)} "
-            f"({_pct(lo)}–{_pct(hi)}) | {pf['mean']:.1f} [{pf['ci95'][0]:.1f}, {pf['ci95'][1]:.1f}] "
-            f"| {pa['mean']:.1f} [{pa['ci95'][0]:.1f}, {pa['ci95'][1]:.1f}] | {bar} |"
+            f"({_pct(lo)}–{_pct(hi)}) | {mean_ci(pf)} | {mean_ci(pa)} | {bar} |"
         )
     return "\n".join(lines)
 

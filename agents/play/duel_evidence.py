@@ -154,6 +154,11 @@ def opponent(definition: dict[str, Any], rows: list[dict[str, Any]], seconds: fl
     }
 
 
+def mean_ci(points: dict[str, Any]) -> str:
+    """Points for or against as the tables and cards show them: ``20.7 [20.3, 21.0]`` (mean [95 % CI])."""
+    return f"{points['mean']:.1f} [{points['ci95'][0]:.1f}, {points['ci95'][1]:.1f}]"
+
+
 def merge(folder: Path, name: str, parts: int) -> dict[str, Any]:
     """The ``parts`` part files of one opponent as one evidence file (the part files are then removed)."""
     paths = [folder / f"pong_duel_{name}.part{i}of{parts}.json" for i in range(parts)]
@@ -234,9 +239,7 @@ def table(folder: Path = EVIDENCE) -> str:
         lo, hi = o["agent_win_ci95"]
         pf, pa = o["points_for"], o["points_against"]
         rows.append(
-            f"| {name} | {o['games']} | {o['agent_wins']} ({lo:.0%}–{hi:.0%}) "
-            f"| {pf['mean']:.1f} [{pf['ci95'][0]:.1f}, {pf['ci95'][1]:.1f}] "
-            f"| {pa['mean']:.1f} [{pa['ci95'][0]:.1f}, {pa['ci95'][1]:.1f}] |"
+            f"| {name} | {o['games']} | {o['agent_wins']} ({lo:.0%}–{hi:.0%}) | {mean_ci(pf)} | {mean_ci(pa)} |"
         )
     return "\n".join(rows)
 
@@ -245,9 +248,7 @@ def report(evidence: dict[str, Any]) -> None:
     for name, o in evidence["opponents"].items():
         pf, pa = o["points_for"], o["points_against"]
         print(
-            f"{name}: agent wins {o['agent_wins']}/{o['games']}; points for {pf['mean']:.1f} "
-            f"[{pf['ci95'][0]:.1f}, {pf['ci95'][1]:.1f}], "
-            f"against {pa['mean']:.1f} [{pa['ci95'][0]:.1f}, {pa['ci95'][1]:.1f}]",
+            f"{name}: agent wins {o['agent_wins']}/{o['games']}; points for {mean_ci(pf)}, against {mean_ci(pa)}",
             flush=True,
         )
 
