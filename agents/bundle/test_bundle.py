@@ -299,3 +299,16 @@ def test_atari_zip_has_no_optimizer_moments_and_still_loads(pong_bundle):
     )
     total = sum(p.stat().st_size for p in pong_bundle.rglob("*") if p.is_file())
     assert total < 25 * 2**20
+
+
+def test_refuse_failed_files_names_the_first_failure_and_counts_the_rest(tmp_path):
+    from agents.bundle.bundle import refuse_failed_files
+    from agents.bundle.manifest import Check
+
+    ok = Check("sha256 a.json", True, "matches")
+    changed = Check("sha256 b.json", False, "b.json was changed: sha256 0123… but the manifest says 4567…")
+    unlisted = Check("no unlisted files", False, "files not in the manifest: c.json")
+    refuse_failed_files(tmp_path, [ok])  # every file passed: nothing to refuse
+    with pytest.raises(BundleError) as info:
+        refuse_failed_files(tmp_path, [ok, changed, unlisted])
+    assert str(info.value) == f"bundle {tmp_path} failed its checksums: {changed.detail} (and 1 more)"

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from agents.evaluation.evaluate import summarise
-from agents.play.duel_evidence import table, wilson
+from agents.play.duel_evidence import mean_ci, table, wilson
 
 
 def test_wilson_interval():
@@ -52,3 +52,8 @@ def test_part_files_merge_into_one_opponent_file(tmp_path):
     assert not list(tmp_path.glob("*.part*"))
     with pytest.raises(SystemExit, match="missing pong_duel_random.part0of2.json"):
         merge(tmp_path, "random", 2)
+
+
+def test_mean_ci_is_the_mean_and_interval_to_one_decimal():
+    assert mean_ci({"mean": 20.66, "ci95": [20.31, 21.0]}) == "20.7 [20.3, 21.0]"
+    assert mean_ci(summarise([3, 3, 3])) == "3.0 [3.0, 3.0]"
