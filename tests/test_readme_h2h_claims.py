@@ -15,9 +15,21 @@ def test_connect_four_figures_are_the_shipped_agents_evaluation():
     bundle = MatchBundle.open(REPO_ROOT / "models" / "connect-four")
     seed = bundle.manifest.training["seed"]
     rate = {(r.opponent, r.seat): 100 * r.win_rate for r in bundle.evaluation().rows}
-    assert f"seed {seed} of five self-play runs" in README
-    assert f"random play ≥ {min(rate['random', 0], rate['random', 1]):.1f} %" in README
-    assert f"one-ply bot only {rate['one-ply', 0]:.1f} % (first) and {rate['one-ply', 1]:.1f} % (second)" in README
+    config = json.loads((REPO_ROOT / "models" / "connect-four" / "evidence" / "config.json").read_text())
+    share, one_ply = config["anchor_share"], config["one_ply_share"]
+    assert f"self-play seed {seed} of seven" in README
+    assert f"{100 * share * one_ply:.0f} % of its\ngames against the one-ply bot" in README
+    assert f"{100 * share * (1 - one_ply):.0f} % against random play" in README
+    met, barred = bundle.evaluation().bars()
+    assert f"meets {met} of its {barred} bars" in README
+    assert ("**below the bar**" in README.split("The shipped\nConnect Four agent")[1][:400]) == (met < barred)
+    assert f"one-ply bot {rate['one-ply', 0]:.1f} % of the time moving first and {rate['one-ply', 1]:.1f} % moving" in (
+        README.replace("\n", " ")
+    )
+    assert f"random play {rate['random', 0]:.1f} % moving first but only {rate['random', 1]:.1f} % moving second" in (
+        README.replace("\n", " ")
+    )
+    assert f"negamax depth 4 it wins {rate['negamax-4', 0]:.1f} %" in README.replace("\n", " ")
 
 
 def test_pong_duel_figures_are_the_evidence_files():

@@ -25,7 +25,7 @@ def headline(ev: MatchEvaluation) -> str:
     if met == barred:
         return f"Meets all {barred} of its bars ({ev.games_per_seat:,} games per seat against each opponent)."
     return (
-        f"**Below the bar**: {barred - met} of its {barred} bars are not met "
+        f"**Below the bar**: {barred - met} of its {barred} bars {'is' if barred - met == 1 else 'are'} not met "
         f"({ev.games_per_seat:,} games per seat against each opponent)."
     )
 
