@@ -62,7 +62,10 @@ def test_a_tiny_run_writes_its_folder_gates_and_agent(tmp_path):
     assert crossplay.main(args) == 0
     text = doc.read_text()
     assert "old" not in text and text.startswith("intro\n") and text.endswith("end\n") and "middle" in text
-    assert "| seed 5 | 15 / 15 % | 4,096" in text.split(crossplay.BEGIN)[0] and "OpenSkill" in text.split(crossplay.BEGIN)[1]
+    assert (
+        "| seed 5 | 15 / 15 % | 4,096" in text.split(crossplay.BEGIN)[0]
+        and "OpenSkill" in text.split(crossplay.BEGIN)[1]
+    )
     cp = json.loads((out / "crossplay.json").read_text())
     n = len(cp["players"])
     assert cp["players"][0] == "seed5/final" and {"random", "one-ply"} <= set(cp["players"])
