@@ -23,3 +23,11 @@ def test_cli_selfplay_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["selfplay", "chess", "--seed", "1", "--out", str(tmp_path)])
     assert exc.value.code == 2
+
+
+def test_cli_selfplay_refuses_a_share_outside_0_1_in_one_line_before_any_file(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["selfplay", "connect-four", "--seed", "1", "--anchor-share", "1.5", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: anchor_share=1.5, one_ply_share=0.5: give shares in [0, 1]"]
+    assert not out.exists()  # refused before the run folder is made
