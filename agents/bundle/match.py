@@ -109,6 +109,23 @@ class MatchManifest:
     def opponent_names(self) -> list[str]:
         return [str(o["name"]) for o in self.opponents]
 
+    def trained(self) -> TrainingRecord:
+        """The training run as recorded (:meth:`from_json` has checked its seed, steps, minutes and command)."""
+        t = self.training
+        git = t.get("git") or {}
+        dirty = git.get("dirty")
+        return TrainingRecord(
+            algo=_line(t.get("algo")),
+            seed=int(t["seed"]),
+            timesteps=int(t["timesteps"]),
+            minutes=float(t["minutes"]),
+            command=str(t["command"]),
+            commit=_line(t.get("code_commit")) or _line(git.get("commit"), 100),
+            dirty=dirty if isinstance(dirty, bool) else None,
+            source=_line(t.get("source"), 100),
+            origin=_line(t.get("from")) or _line(t.get("run")),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": self.format,
@@ -263,6 +280,61 @@ class MatchEvaluation:
         return sum(bool(r.bar_met) for r in barred), len(barred)
 
 
+@dataclass(frozen=True)
+class Points:
+    """Points per match for one side against one opponent (two-player Pong): the mean and its 95 % interval."""
+
+    mean: float
+    ci95: tuple[float, float]
+
+    def __str__(self) -> str:
+        """As the tables and cards show it: ``20.7 [20.2, 21.0]`` (mean [95 % CI])."""
+        return f"{self.mean:.1f} [{self.ci95[0]:.1f}, {self.ci95[1]:.1f}]"
+
+
+def _points(d: Any) -> Points | None:
+    if not isinstance(d, dict):
+        return None
+    ci = d.get("ci95")
+    if not (is_number(d.get("mean")) and isinstance(ci, list) and len(ci) == 2 and all(is_number(x) for x in ci)):
+        return None
+    return Points(float(d["mean"]), (float(ci[0]), float(ci[1])))
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """How the agent was trained, as the manifest records it: shown, not re-derived (``verify`` checks the
+    seed and steps against the evidence)."""
+
+    algo: str | None
+    seed: int
+    timesteps: int
+    minutes: float
+    command: str
+    commit: str | None
+    """the code's commit as recorded: ``code_commit`` (a run from a copy of the code without .git says which
+    commit it was), else git's; None when the run recorded none"""
+    dirty: bool | None
+    source: str | None
+    """two-player Pong: ``single-player bundle`` or ``fine-tuning run``; None for a self-play run"""
+    origin: str | None
+    """the source's folder or the run's (``training['from']``, else ``training['run']``)"""
+
+
+@dataclass(frozen=True)
+class TrainingCurve:
+    """A training run's diagnostics as a bundle carries them: one row per PPO update."""
+
+    file: str
+    what: str
+    """which run it is and what its episode reward counts, in one line"""
+    rows: list[dict[str, Any]]
+
+
+def _line(value: Any, limit: int = 500) -> str | None:
+    return str(value) if short_text(value, limit) else None
+
+
 def check_evaluation(d: Any, manifest: MatchManifest, spec: GameSpec, where: str = EVALUATION) -> MatchEvaluation:
     """evaluation.json as a :class:`MatchEvaluation`, once it is consistent: the manifest's opponents, both
     seats each, ``games_per_seat`` games per row, wins + draws + losses = games, every Wilson interval equal
@@ -360,6 +432,15 @@ class MatchReplay:
     moves: tuple[int, ...]
     result: str
 
+    @property
+    def length(self) -> str:
+        return f"{len(self.moves)} moves"
+
+    @property
+    def score(self) -> str | None:
+        """The final score, in games that have one (Pong); a Connect Four game has a result only."""
+        return None
+
     def to_json(self, game: str, seats: tuple[str, ...]) -> dict[str, Any]:
         return {
             **replay_head(game, seats, self.seed, self.agent_seat, self.opponent),
@@ -384,6 +465,8 @@ class MatchGame:
     """the seats the agent is evaluated from (two-player Pong's agent plays the right paddle only)"""
     evidence_files: ClassVar[tuple[str, ...]] = EVIDENCE
     """the training evidence a bundle of this game must list"""
+    regenerate: ClassVar[tuple[str, ...]] = ("train", "bundle", "verify")
+    """the manifest's commands that rebuild the bundle, in the order the card's "Regenerate" lists them"""
 
     def load_agent(self, files: dict[str, Path]) -> Any:
         raise NotImplementedError
@@ -422,6 +505,16 @@ class MatchGame:
     def extra_checks(self, bundle: MatchBundle) -> list[tuple[str, Any]]:
         """The game's own checks of a bundle as (name, function returning a line or raising BundleError)."""
         return []
+
+    def curves(self, manifest: MatchManifest) -> tuple[str, str] | None:
+        """The training curve the bundle carries, as (its file, one line on what its rows are), or None."""
+        rel = "evidence/diagnostics.csv"
+        if rel not in manifest.files:
+            return None
+        return rel, (
+            "the self-play run; its episode reward is the learner's result in its training games (+1 a win, "
+            "−1 a loss, 0 a draw) against opponents drawn from its pool"
+        )
 
     def check_training(self, bundle: MatchBundle) -> str:
         """The training evidence against the manifest: the self-play run's files (Connect Four's)."""
@@ -603,19 +696,39 @@ class MatchBundle:
     def points(self) -> dict[str, tuple[float, float]]:
         """Per opponent, the agent's mean points for and against per match, where the evaluation records them
         (two-player Pong; :meth:`evaluation` has checked them against every match's score)."""
+        return {o: (pf.mean, pa.mean) for o, (pf, pa) in self.point_summaries().items()}
+
+    def point_summaries(self) -> dict[str, tuple[Points, Points]]:
+        """Per opponent, the agent's points for and against per match with their 95 % intervals, where the
+        evaluation records them (two-player Pong; {} for Connect Four)."""
         self.evaluation()
         data = read_json(self._file(EVALUATION), f"{self.path}/{EVALUATION}", BundleError)
         out = {}
         for r in data["results"]:
-            pf, pa = r.get("points_for"), r.get("points_against")
-            if (
-                isinstance(pf, dict)
-                and isinstance(pa, dict)
-                and is_number(pf.get("mean"))
-                and is_number(pa.get("mean"))
-            ):
-                out[str(r["opponent"])] = (float(pf["mean"]), float(pa["mean"]))
+            pf, pa = _points(r.get("points_for")), _points(r.get("points_against"))
+            if pf is not None and pa is not None:
+                out[str(r["opponent"])] = (pf, pa)
         return out
+
+    def curves(self) -> TrainingCurve | None:
+        """The training curve the bundle carries (numbers as floats, every row with ``timesteps``), or None when
+        it carries none."""
+        found = self.game.curves(self.manifest)
+        if found is None:
+            return None
+        rel, what = found
+        rows = parse_csv_rows(read_text(self._file(rel), rel, BundleError), rel, BundleError)
+        if not rows or "timesteps" not in rows[0]:
+            raise BundleError(f"{rel} has no rows with timesteps")
+        return TrainingCurve(rel, what, rows)
+
+    def regenerate(self) -> list[str]:
+        """The commands that rebuild the bundle, as its card's "Regenerate" lists them."""
+        return [self.manifest.commands[k] for k in self.game.regenerate if k in self.manifest.commands]
+
+    def replays(self) -> list[Any]:
+        """Every listed replay, read and checked (:meth:`replay`)."""
+        return [self.replay(name) for name in self.replay_names()]
 
     def training_run(self) -> dict[str, Any]:
         """The training run's run.json (steps, minutes, throughput, the command)."""

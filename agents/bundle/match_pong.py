@@ -98,6 +98,15 @@ class PongReplay:
     def moves(self) -> tuple[int, ...]:
         return self.opponent_actions
 
+    @property
+    def length(self) -> str:
+        return f"{self.frames:,} frames"
+
+    @property
+    def score(self) -> str | None:
+        """The agent's points, then the bot's."""
+        return f"{self.agent_points}-{self.opponent_points}"
+
     def to_json(self, game: str, seats: tuple[str, ...]) -> dict[str, Any]:
         pong_duel = _pong()
         return {
@@ -132,6 +141,26 @@ class PongDuelGame(MatchGame):
     agent_seats: ClassVar[tuple[int, ...]] = (0,)
     evidence_files: ClassVar[tuple[str, ...]] = ()
     """the source's evidence differs by source (manifest ``training.evidence`` lists it)"""
+    regenerate: ClassVar[tuple[str, ...]] = ("bundle", "verify")
+    """the source's own training is its bundle's or run's to reproduce (``evidence/source``)"""
+
+    def curves(self, manifest: MatchManifest) -> tuple[str, str] | None:
+        """The source's training curve: a fine-tuning run's diagnostics.csv, or the single-player bundle's
+        ``training-seed<S>.csv`` of its shipped seed (the same columns)."""
+        t = manifest.training
+        listed = [f for f in t.get("evidence") or [] if isinstance(f, str) and f in manifest.files]
+        if t.get("source") == "fine-tuning run" and f"{SOURCE_EVIDENCE}/diagnostics.csv" in listed:
+            return f"{SOURCE_EVIDENCE}/diagnostics.csv", (
+                "the fine-tuning run, in two-player Pong against scripted paddles and its own snapshots; its "
+                "episode reward is points won − points lost − its serve penalties per match"
+            )
+        rel = f"{SOURCE_EVIDENCE}/training-seed{t['seed']}.csv"
+        if t.get("source") == "single-player bundle" and rel in listed:
+            return rel, (
+                f"the single-player bundle's training run of seed {t['seed']}, in single-player ALE/Pong-v5 "
+                "against the game's built-in paddle; its episode reward is points won − points lost per game"
+            )
+        return None
 
     def load_agent(self, files: dict[str, Path]) -> Any:
         from agents.bundle.validate import game_spaces

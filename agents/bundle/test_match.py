@@ -306,3 +306,55 @@ def test_a_run_from_a_copy_of_the_code_records_its_code_commit_txt(tmp_path):
     assert "evidence/code-commit.txt" in b.manifest.files
     assert b.manifest.training["code_commit"] == "9206b5a (frozen copy via git archive)"
     assert "at commit `9206b5a (frozen copy via git archive)`" in b.card()
+
+
+# --- what the app's Evidence page reads (playground/views/match_evidence.py) ------------------------------------
+
+
+def test_the_bundle_says_how_it_was_trained_which_curve_it_carries_and_how_to_rebuild_it(built):
+    b = MatchBundle.open(built)
+    run, t = b.training_run(), b.manifest.trained()
+    assert (t.seed, t.timesteps, t.command) == (run["seed"], run["timesteps"], run["command"])
+    assert t.source is None and t.algo.startswith("MaskablePPO") and t.origin == b.manifest.training["run"]
+    curve = b.curves()
+    assert curve.file == "evidence/diagnostics.csv" and "self-play run" in curve.what
+    lines = (built / "evidence" / "diagnostics.csv").read_text().splitlines()
+    assert len(curve.rows) == len(lines) - 1 and curve.rows[-1]["timesteps"] == float(lines[-1].split(",")[0])
+    regenerate = b.card().split("## Regenerate", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    assert b.regenerate() == regenerate.splitlines() and b.regenerate()[0] == b.manifest.commands["train"]
+    replays = b.replays()
+    assert [r.name for r in replays] == b.replay_names()
+    for r in replays:
+        data = json.loads((built / "replays" / f"{r.name}.json").read_text())
+        assert (r.opponent, r.agent_seat, r.seed, r.result) == (
+            data["opponent"],
+            data["agent_seat"],
+            data["seed"],
+            data["result"],
+        )
+        assert r.length == f"{len(data['moves'])} moves" and r.score is None
+    assert b.point_summaries() == {} and b.points() == {}
+
+
+def test_the_recorded_commit_is_code_commit_txt_s_when_the_run_had_no_git(copy):
+    manifest = json.loads((copy / MATCH_MANIFEST).read_text())
+    manifest["training"].update(code_commit="9206b5a (frozen copy)", git={"commit": None, "dirty": False})
+    (copy / MATCH_MANIFEST).write_text(json.dumps(manifest))
+    assert MatchBundle.open(copy).manifest.trained().commit == "9206b5a (frozen copy)"
+    del manifest["training"]["code_commit"]
+    manifest["training"]["git"] = {"commit": "a" * 40, "dirty": True}
+    (copy / MATCH_MANIFEST).write_text(json.dumps(manifest))
+    t = MatchBundle.open(copy).manifest.trained()
+    assert (t.commit, t.dirty) == ("a" * 40, True)
+
+
+def test_a_bundle_without_its_curve_says_so_and_a_malformed_one_is_one_line(copy):
+    (copy / "evidence" / "diagnostics.csv").write_text("iteration,entropy\n1,1.9\n")
+    rehash(copy, "evidence/diagnostics.csv")
+    with pytest.raises(BundleError, match="evidence/diagnostics.csv has no rows with timesteps"):
+        MatchBundle.open(copy).curves()
+    manifest = json.loads((copy / MATCH_MANIFEST).read_text())
+    del manifest["files"]["evidence/diagnostics.csv"]
+    (copy / MATCH_MANIFEST).write_text(json.dumps(manifest))
+    (copy / "evidence" / "diagnostics.csv").unlink()
+    assert MatchBundle.open(copy).curves() is None

@@ -260,6 +260,9 @@ def test_a_bundle_from_a_fine_tuning_run_verifies(tmp_path):
     checks = {c.name: c for c in b.verify()}
     assert all(c.ok for c in checks.values()), [c for c in checks.values() if not c.ok]
     assert "fine-tuning run: seed 3, 1,024 steps" in checks["training evidence"].detail
+    curve = b.curves()
+    assert curve.file == "evidence/source/diagnostics.csv" and "fine-tuning run" in curve.what
+    assert [r["timesteps"] for r in curve.rows] == [1024.0]
     assert "A fine-tuned Pong agent" in b.card()
     unfinished = finetune_run_from(PONG, tmp_path / "run2", status="running")
     with pytest.raises(BundleError, match="is not a finished pong-duel fine-tuning run"):
@@ -296,3 +299,34 @@ def test_the_shipped_pong_duel_bundle_verifies_its_whole_matches():
     assert headline(ev) in b.card() and b.manifest.training["source"] == "single-player bundle"
     rows = json.loads((b.path / "evaluation.json").read_text())["results"]
     assert all(r["source"]["command"] == b.manifest.commands["bundle"] for r in rows)
+
+
+@pytest.mark.shipped
+def test_the_shipped_bundle_s_points_curve_and_replays_as_the_evidence_page_reads_them():
+    """Points for and against with their intervals are evaluation.json's, formatted as the card formats them; the
+    curve is the single-player source's training-seed<S>.csv; the replays' scores are their files'."""
+    from agents.play.duel_evidence import mean_ci
+
+    folder = models_dir() / "pong-duel"
+    b = MatchBundle.open(folder)
+    raw = {r["opponent"]: r for r in json.loads((folder / "evaluation.json").read_text())["results"]}
+    summaries = b.point_summaries()
+    assert list(summaries) == list(raw)
+    for opponent, (pf, pa) in summaries.items():
+        assert (pf.mean, list(pf.ci95)) == (raw[opponent]["points_for"]["mean"], raw[opponent]["points_for"]["ci95"])
+        assert (pa.mean, list(pa.ci95)) == (
+            raw[opponent]["points_against"]["mean"],
+            raw[opponent]["points_against"]["ci95"],
+        )
+        assert (str(pf), str(pa)) == (mean_ci(raw[opponent]["points_for"]), mean_ci(raw[opponent]["points_against"]))
+        assert b.points()[opponent] == (pf.mean, pa.mean)
+    t = b.manifest.trained()
+    assert (t.source, t.origin, t.seed) == ("single-player bundle", "models/pong", 1)
+    curve = b.curves()
+    assert curve.file == f"evidence/source/training-seed{t.seed}.csv" and "single-player ALE/Pong-v5" in curve.what
+    assert curve.rows[-1]["timesteps"] == t.timesteps
+    assert b.regenerate() == [b.manifest.commands["bundle"], b.manifest.commands["verify"]]
+    for r in b.replays():
+        data = json.loads((folder / "replays" / f"{r.name}.json").read_text())
+        assert r.score == f"{data['score']['agent']}-{data['score']['opponent']}"
+        assert r.length == f"{data['frames']:,} frames"
