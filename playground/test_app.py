@@ -504,3 +504,124 @@ def test_a_tampered_two_player_bundle_is_one_error_on_its_card(tmp_path, monkeyp
     assert len(at.error) == 1 and "evaluation.json was changed" in at.error[0].value
     s = Bundle.open(models / "cartpole").eval_summary()
     assert f"{s['mean']:.2f} ± {s['std']:.2f}" in text(at)
+
+
+# --- the Evidence page of the two-player games (views/match_evidence.py) ----------------------------------------
+
+TWO_PLAYER = ("connect-four", "pong-duel")
+
+
+def evaluation_rows(at) -> list[dict]:
+    (table,) = [d.value for d in at.dataframe if "wins" in d.value.columns]
+    return table.to_dict("records")
+
+
+@pytest.mark.shipped
+@pytest.mark.parametrize("slug", TWO_PLAYER)
+def test_evidence_page_of_a_two_player_game_shows_its_bundle(slug):
+    """W/D/L per opponent and seat as evaluation.json has them (read here as JSON, not through the bundle), the
+    bars, Pong's points, the opponents' definitions, the curve, the replays and the card's rebuild commands."""
+    from agents.bundle.match import MatchBundle
+
+    at = run("evidence", slug)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="evidence-game").value == slug
+    raw = json.loads((MODELS / slug / "evaluation.json").read_text())
+    rows = evaluation_rows(at)
+    assert [(r["opponent"], r["games"], r["wins"], r["draws"], r["losses"]) for r in rows] == [
+        (r["opponent"], r["games"], r["wins"], r["draws"], r["losses"]) for r in raw["results"]
+    ]
+    for shown, r in zip(rows, raw["results"], strict=True):
+        lo, hi = r["wins_ci95"]
+        assert shown["seat"] == r["seat_name"] and shown["Wilson 95 %"] == f"{lo:.1%} – {hi:.1%}"
+        assert shown["met"] == ("" if r["bar"] is None else "met" if r["bar_met"] else "not met")
+        if "points_for" in r:
+            assert shown["points for"].startswith(f"{r['points_for']['mean']:.1f} [")
+    b = MatchBundle.open(MODELS / slug)
+    t = text(at)
+    met, barred = b.evaluation().bars()
+    assert (f"below the bar**: {barred - met} of {barred} not met" in t) == (met < barred)
+    assert f"seed {b.manifest.training['seed']} · {b.manifest.training['timesteps']:,} steps" in t
+    (opponents,) = [d.value for d in at.dataframe if "plays" in d.value.columns]
+    assert list(opponents["opponent"]) == b.manifest.opponent_names()
+    assert [json.loads(j.value) for j in at.json] == [b.manifest.opponents]
+    (replays,) = [d.value for d in at.dataframe if "replay" in d.value.columns]
+    assert list(replays["replay"]) == b.replay_names()
+    assert "\n".join(b.regenerate()) in [c.value for c in at.code]
+    assert {"Evaluation", "Opponents", "Training curves", "Replays", "Verify", "Rebuild"} <= {
+        h.value for h in at.header
+    }
+
+
+@pytest.mark.shipped
+def test_two_player_evidence_verifies_the_bundle_on_a_click():
+    at = run("evidence", "connect-four")
+    at = at.button(key="match-verify").click().run()
+    assert not at.exception
+    assert any("checks passed" in s.value for s in at.success), [e.value for e in at.error]
+    (checks,) = [d.value for d in at.dataframe if "check" in d.value.columns]
+    assert "replay negamax-4-player_0-0 re-simulates" in list(checks["check"]) and set(checks[""]) == {"ok"}
+
+
+def _two_player_models(tmp_path, monkeypatch, slug="connect-four"):
+    models = tmp_path / "models"
+    shutil.copytree(MODELS / slug, models / slug)
+    monkeypatch.setenv("PLAYGROUND_MODELS", str(models))
+    return models / slug
+
+
+def _reseal(folder: Path, rel: str) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"][rel] = sha256_file(folder / rel)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_broken_evaluation_json_is_one_line_and_the_other_sections_are_drawn(tmp_path, monkeypatch):
+    """evaluation.json re-sealed in the manifest (its checksum passes) but with a count that does not add up."""
+    folder = _two_player_models(tmp_path, monkeypatch)
+    data = json.loads((folder / "evaluation.json").read_text())
+    data["results"][0]["wins"] += 1
+    (folder / "evaluation.json").write_text(json.dumps(data))
+    _reseal(folder, "evaluation.json")
+    at = run("evidence", "connect-four")
+    assert not at.exception
+    assert len(at.error) == 1, [e.value for e in at.error]
+    assert "(evaluation)" in at.error[0].value and "evaluation.json: random as player_0" in at.error[0].value
+    assert not [d for d in at.dataframe if "wins" in d.value.columns]
+    assert {"Opponents", "Training curves", "Replays", "Verify", "Rebuild"} <= {h.value for h in at.header}
+    assert "**Trained**" in text(at)
+
+
+def test_a_two_player_bundle_without_a_curve_says_so(tmp_path, monkeypatch):
+    folder = _two_player_models(tmp_path, monkeypatch)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["files"]["evidence/diagnostics.csv"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "evidence" / "diagnostics.csv").unlink()
+    at = run("evidence", "connect-four")
+    assert not at.exception and not at.error
+    assert any(i.value == "This bundle carries no training curve." for i in at.info)
+
+
+def test_a_two_player_bundle_s_text_reaches_the_page_as_text(tmp_path, monkeypatch):
+    """A crafted training command, algorithm and source in the manifest: nothing of them becomes a link, an image
+    or HTML on the Evidence page."""
+    folder = _two_player_models(tmp_path, monkeypatch)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["training"].update(command=PAYLOAD, algo=PAYLOAD, run=PAYLOAD, code_commit=PAYLOAD)
+    manifest["policy"]["plays"] = PAYLOAD
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    at = run("evidence", "connect-four")
+    assert not at.exception
+    bodies = markdown_strings(at)
+    assert [b for b in bodies if ATTACKER in b]
+    leaks = [(b, where) for b in bodies for where in outside_markdown(b) if where]
+    assert not leaks, leaks
+
+
+@pytest.mark.shipped
+def test_the_gallery_s_two_player_cards_link_to_their_evidence():
+    at = run()
+    assert not at.exception
+    links = [link for link in at.get("page_link") if link.label == "Evidence"]
+    assert len(links) == len(BUNDLED) + len(TWO_PLAYER)

@@ -23,11 +23,14 @@ import pandas as pd
 import streamlit as st
 
 from agents.bundle import Bundle
+from agents.bundle.manifest import Check
+from agents.bundle.match import MatchBundle, MatchEvaluation, Points, is_match_bundle
 from agents.common.settings import models_dir
 from agents.hub import registry
 from agents.media.watch import Trajectory, cached_trajectory, first_frame, fresh_episode, replay_video
-from agents.metrics.table import Metric
+from agents.metrics.table import Metric, charted
 from envs import GAMES, GameSpec, PlaygroundError, get_spec
+from envs.catalog import TWO_PLAYER_GAMES
 
 PAGES = ("gallery", "watch", "evidence", "play", "lab")
 LITERAL_CHARS = 300
@@ -201,11 +204,14 @@ def fresh_trajectory(path: str, slug: str, seed: int, with_agent: bool) -> tuple
     return t, replay_video(spec, rep, t.frames), rep
 
 
-def requested_game() -> GameSpec | None:
-    """The game named in the URL (``?game=<slug>``); an unknown one gets a message and None."""
+def requested_game(two_player: bool = False) -> GameSpec | None:
+    """The game named in the URL (``?game=<slug>``); an unknown one gets a message and None. ``two_player``:
+    a two-player game's slug (``connect-four``) is one too."""
     slug = st.query_params.get("game")
     if not slug:
         return None
+    if two_player and slug in TWO_PLAYER_GAMES:
+        return TWO_PLAYER_GAMES[slug]
     try:
         return get_spec(slug)
     except PlaygroundError as exc:
@@ -213,20 +219,30 @@ def requested_game() -> GameSpec | None:
         return None
 
 
-def pick_game(key: str, only_bundled: bool = False) -> GameSpec | None:
-    """A game picker that starts on the URL's game and keeps the URL in step (deep links)."""
-    from_url = requested_game()
+def pick_game(key: str, only_bundled: bool = False, two_player: bool = False) -> GameSpec | None:
+    """A game picker that starts on the URL's game and keeps the URL in step (deep links); ``two_player``
+    offers the two-player games after the others (with ``only_bundled``, those with a bundle folder)."""
+    from_url = requested_game(two_player)
     if from_url is None and st.query_params.get("game"):
         return None  # unknown game: the caller shows the gallery
     # "bundled" includes broken bundles, so that their error is shown rather than another game
+    catalog = {**GAMES, **(TWO_PLAYER_GAMES if two_player else {})}
     slugs = [s for s in GAMES if not only_bundled or agents(s)] or list(GAMES)
+    if two_player:
+        slugs += [s for s in TWO_PLAYER_GAMES if not only_bundled or (Path(models()) / s).exists()]
     default = from_url.slug if from_url and from_url.slug in slugs else slugs[0]
     slug = st.selectbox(
-        "Game", slugs, index=slugs.index(default), key=key, format_func=lambda s: f"{GAMES[s].name} · {GAMES[s].env_id}"
+        "Game",
+        slugs,
+        index=slugs.index(default),
+        key=key,
+        format_func=lambda s: (
+            f"{catalog[s].name} · {catalog[s].env_id}" + (" · two players" if catalog[s].is_two_player else "")
+        ),
     )
     if st.query_params.get("game") != slug:
         st.query_params["game"] = slug
-    return GAMES[slug]
+    return catalog[slug]
 
 
 def score_line(b: Bundle) -> str:
@@ -296,14 +312,20 @@ def game_and_agent(
     spec = pick_game(key, only_bundled)
     if spec is None:
         to_gallery()
+    return (spec, *agent_and_bundle(spec, agent_key))
+
+
+def agent_and_bundle(spec: GameSpec, agent_key: str) -> tuple[Agent | None, Bundle | None]:
+    """The game's picked agent and its bundle (None, None when the game has no agent); a broken bundle shows
+    its error and stops the page."""
     agent = pick_agent(spec, agent_key)
     if agent is None:
-        return spec, None, None
+        return None, None
     b, error = bundle_at(agent.path)
     if error:
         st.error(f"{agent.who} cannot be used: {literal(error)}")
         st.stop()
-    return spec, agent, b
+    return agent, b
 
 
 def game_and_bundle(key: str, only_bundled: bool = False) -> tuple[GameSpec, Bundle | None]:
@@ -400,3 +422,144 @@ def metric_chart(
             alt.Chart(pd.DataFrame({"y": [threshold]})).mark_rule(strokeDash=[4, 4], color="green").encode(y="y:Q")
         )
     return alt.layer(*layers).properties(title=title, height=height)
+
+
+def checks_frame(checks: list[Check]) -> pd.DataFrame:
+    """A bundle's verification as a table (plain-text cells): ok or FAIL, the check, its detail."""
+    return pd.DataFrame([{"": "ok" if c.ok else "FAIL", "check": c.name, "detail": c.detail} for c in checks])
+
+
+def charted_in(data: pd.DataFrame) -> list[Metric]:
+    """The Evidence page's charted metrics that ``data`` has values of (a run may lack some columns)."""
+    return [m for m in charted() if m.column in data and data[m.column].notna().any()]
+
+
+# --- two-player bundles (agents/bundle/match.py) ------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def _match_bundle_at(path: str) -> MatchBundle | None:
+    """A two-player bundle, its checksums verified when it is opened (once per process, as :func:`bundle_at`),
+    or None when the folder holds none. A failure is not cached: it raises again, for :func:`agent_errors`."""
+    return MatchBundle.open(path) if is_match_bundle(path) else None
+
+
+def match_bundle(slug: str) -> MatchBundle | None:
+    """The shipped agent of a two-player game, or None; BundleError (one line) when it cannot be used."""
+    return _match_bundle_at(str(Path(models()) / slug))
+
+
+def match_summary(b: MatchBundle) -> str:
+    """The agent and where it came from, in Markdown: every value from the manifest as a number or a literal."""
+    t, policy = b.manifest.trained(), b.manifest.policy
+    code = "not recorded" if t.commit is None else literal(t.commit) + (" (uncommitted changes)" if t.dirty else "")
+    return "  \n".join(
+        [
+            f"**Agent**: policy {literal(policy['format'])}; plays {literal(policy.get('plays', '?'), 400)}",
+            f"**Trained**: {literal(t.algo or '?')} · seed {t.seed} · {t.timesteps:,} steps in {t.minutes:g} min · "
+            f"code {code}"
+            + (f" · source {literal(t.source)}" if t.source else "")
+            + (f" · from {literal(t.origin)}" if t.origin else ""),
+            f"**Command**: {literal(t.command)}",
+        ]
+    )
+
+
+def match_bars_line(ev: MatchEvaluation) -> str:
+    """Whether the agent meets the catalog's bars, in Markdown, naming each one it misses."""
+    met, barred = ev.bars()
+    if not barred:
+        return "No bar is set for this game."
+    if met == barred:
+        return f":material/check_circle: **every bar met** ({met} of {barred}), {ev.games_per_seat:,} games per seat"
+    missed = [
+        f"vs {literal(r.opponent)} as {literal(r.seat_name)}: {r.win_rate:.1%} wins, bar {r.bar * 100:g} %"
+        for r in ev.rows
+        if r.bar is not None and not r.bar_met
+    ]
+    return (
+        f":material/hourglass_empty: **below the bar**: {barred - met} of {barred} not met "
+        f"({'; '.join(missed)}), {ev.games_per_seat:,} games per seat"
+    )
+
+
+def match_evaluation_table(ev: MatchEvaluation, points: dict[str, tuple[Points, Points]]) -> pd.DataFrame:
+    """The evaluation per opponent and seat: games, W/D/L, the win rate with its Wilson 95 % interval, the
+    catalog's bar and whether it is met; points for and against (mean [95 % CI]) where the evaluation has them."""
+    rows = []
+    for r in ev.rows:
+        lo, hi = r.ci("wins")
+        row = {
+            "opponent": r.opponent,
+            "seat": r.seat_name,
+            "games": r.games,
+            "wins": r.wins,
+            "draws": r.draws,
+            "losses": r.losses,
+            "win rate": f"{r.win_rate:.1%}",
+            "Wilson 95 %": f"{lo:.1%} – {hi:.1%}",
+            "bar": "none" if r.bar is None else f"≥ {r.bar * 100:g} %",
+            "met": "" if r.bar is None else "met" if r.bar_met else "not met",
+        }
+        if r.opponent in points:
+            row["points for"], row["points against"] = (str(x) for x in points[r.opponent])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def match_opponents_table(b: MatchBundle) -> pd.DataFrame:
+    """Each opponent's definition as the manifest records it, as plain-text cells."""
+    import json
+
+    return pd.DataFrame(
+        [
+            {
+                "opponent": o["name"],
+                "kind": str(o["kind"]),
+                "parameters": json.dumps(o["params"]),
+                "plays": str(o.get("plays", "")),
+                "code": str(o.get("code", "")),
+            }
+            for o in b.manifest.opponents
+        ]
+    )
+
+
+def match_replay_table(b: MatchBundle) -> pd.DataFrame:
+    """The bundle's replays: opponent, the agent's seat, seed, result, length and score where the game has one."""
+    return pd.DataFrame(
+        [
+            {
+                "replay": r.name,
+                "opponent": r.opponent,
+                "agent's seat": b.spec.seats[r.agent_seat],
+                "seed": r.seed,
+                "result for the agent": r.result,
+                "length": r.length,
+                **({"score (agent-opponent)": r.score} if r.score is not None else {}),
+            }
+            for r in b.replays()
+        ]
+    )
+
+
+@st.cache_data(show_spinner=False)
+def match_curves(path: str) -> tuple[str, str, pd.DataFrame] | None:
+    """The two-player bundle's training curve: its file, which run it is, its rows with a ``seed`` column; None
+    when it carries none. A cell that is not a number is no point."""
+    b = _match_bundle_at(path)
+    curve = b.curves() if b is not None else None
+    if curve is None:
+        return None
+    frame = pd.DataFrame(curve.rows).apply(pd.to_numeric, errors="coerce")
+    return curve.file, curve.what, frame.assign(seed=str(b.manifest.trained().seed))
+
+
+def match_chart_note(metric: Metric) -> str:
+    """A two-player run's chart caption: the metric table's note and PPO's healthy band. The table's note on the
+    reward speaks of a single-player return and its evaluation; the page says what this run's reward counts."""
+    note = metric.chart.note if metric.chart else ""
+    if metric.column == "ep_rew_mean":
+        note = "The mean episode reward of the last 100 training episodes."
+    band = metric.healthy
+    return note + (f" Shaded: PPO's healthy band {band[0]:g}–{band[1]:g}." if band else "")

@@ -1,5 +1,6 @@
 """Evidence: every training seed's curves against PPO's healthy bands, the evaluation, the manifest,
-verification, and the command that reproduces the run."""
+verification, and the command that reproduces the run. A two-player game's evidence (win/draw/loss per
+opponent and seat, the opponents' definitions, the replays) is drawn by ``views/match_evidence.py``."""
 
 import altair as alt
 import pandas as pd
@@ -8,9 +9,16 @@ import yaml
 
 from agents.metrics.table import charted
 from playground import ui
+from playground.views import match_evidence
 
 st.title("Evidence")
-spec, agent, b = ui.game_and_agent("evidence-game", "evidence-agent", only_bundled=True)
+spec = ui.pick_game("evidence-game", only_bundled=True, two_player=True)
+if spec is None:
+    ui.to_gallery()
+if spec.is_two_player:
+    match_evidence.draw(spec)
+    st.stop()
+agent, b = ui.agent_and_bundle(spec, "evidence-agent")
 if b is None:
     st.info(f"No agent is bundled for {spec.name} yet, so there is no evidence to show.")
     st.stop()
@@ -261,7 +269,4 @@ if st.button("Verify this bundle", key="verify"):
             checks = b.verify()
         ok = all(c.ok for c in checks)
         (st.success if ok else st.error)(f"{sum(c.ok for c in checks)} of {len(checks)} checks passed")
-        st.dataframe(
-            pd.DataFrame([{"": "ok" if c.ok else "FAIL", "check": c.name, "detail": c.detail} for c in checks]),
-            hide_index=True,
-        )
+        st.dataframe(ui.checks_frame(checks), hide_index=True)

@@ -4,22 +4,10 @@ note that it has none; the two-player games with their agent's wins, draws and l
 import streamlit as st
 
 from agents.bundle.interop import registered_env_id
-from agents.bundle.match import MATCH_GAMES, MatchBundle, is_match_bundle
+from agents.bundle.match import MATCH_GAMES
 from envs import GAMES
 from envs.catalog import TWO_PLAYER_GAMES
 from playground import ui
-
-
-@st.cache_resource(show_spinner=False)
-def _match_bundle_at(path: str) -> MatchBundle | None:
-    """A two-player bundle, its checksums verified when it is opened (once per process, as ``ui.bundle_at``)."""
-    return MatchBundle.open(path) if is_match_bundle(path) else None
-
-
-def match_bundle(slug: str) -> MatchBundle | None:
-    """The shipped agent of a two-player game, or None; BundleError (one line) when it cannot be used."""
-    return _match_bundle_at(ui.models() + "/" + slug)
-
 
 st.title("PPO Playground")
 st.caption(
@@ -100,8 +88,9 @@ for i, (slug, spec) in enumerate(TWO_PLAYER_GAMES.items()):
     with columns[i % 3].container(border=True, key=f"card-{slug}"):
         st.subheader(spec.name)
         st.caption(f"`{spec.env_id}` · two players ({' and '.join(spec.seats)}) · PettingZoo")
+        match = None
         with ui.agent_errors("The bundled agent"):
-            match = match_bundle(slug)
+            match = ui.match_bundle(slug)
             if match is None:
                 st.info(
                     "No two-player bundle for it yet: its agent's evidence against scripted opponents is in "
@@ -149,12 +138,19 @@ for i, (slug, spec) in enumerate(TWO_PLAYER_GAMES.items()):
                 )
                 st.caption(f"bundled · {trained} · `playground verify` re-simulates its replays")
         st.write(spec.description)
-        if slug == "connect-four":
-            st.page_link("views/duel.py", label="Head to head", icon=":material/swords:", query_params={"game": slug})
-        else:
-            st.page_link(
-                "views/play.py",
-                label="Head to head (Play page)",
-                icon=":material/sports_esports:",
-                query_params={"game": "pong"},
-            )
+        with st.container(horizontal=True, gap="small"):
+            if slug == "connect-four":
+                st.page_link(
+                    "views/duel.py", label="Head to head", icon=":material/swords:", query_params={"game": slug}
+                )
+            else:
+                st.page_link(
+                    "views/play.py",
+                    label="Head to head (Play page)",
+                    icon=":material/sports_esports:",
+                    query_params={"game": "pong"},
+                )
+            if match is not None:
+                st.page_link(
+                    "views/evidence.py", label="Evidence", icon=":material/monitoring:", query_params={"game": slug}
+                )
