@@ -188,6 +188,27 @@ def test_watch_and_evidence(checked_page, app_url, slug):
     shot(page, f"{slug}-evidence")
 
 
+def test_two_player_evidence_from_the_gallery_card(checked_page, app_url):
+    """Connect Four's card links to its Evidence page (the game picked), which draws the evaluation, the curves and
+    the replays, and verifies the bundle on a click."""
+    page = checked_page
+    page.goto(app_url)
+    wait_idle(page)
+    page.locator(".st-key-card-connect-four").get_by_role("link", name="Evidence").click()
+    page.get_by_role("heading", name="Evaluation").wait_for()
+    assert "game=connect-four" in page.url
+    wait_idle(page)
+    page.get_by_text("playground bundle connect-four", exact=False).first.wait_for()  # this game's bundle
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
+        ".filter(c => c.querySelector('canvas, svg')).length >= 4"
+    )
+    page.get_by_role("button", name="Verify this bundle").click()
+    page.get_by_text("checks passed").wait_for()
+    wait_idle(page)
+    shot(page, "connect-four-evidence")
+
+
 def test_play_versus_lunarlander_to_the_scoreboard(checked_page, app_url):
     """A person presses keys in Versus: their frames and score change, the episode ends, the scoreboard and
     the leaderboard show the result the server recorded."""
