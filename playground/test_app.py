@@ -551,6 +551,10 @@ def test_evidence_page_of_a_two_player_game_shows_its_bundle(slug):
     assert {"Evaluation", "Opponents", "Training curves", "Replays", "Verify", "Rebuild"} <= {
         h.value for h in at.header
     }
+    gates = b.pool_gates()
+    assert (gates is None) == (slug == "pong-duel")
+    if gates:
+        assert f"The self-play run's {len(gates)} gates" in t and f"{sum(g.passed for g in gates)} joined" in t
 
 
 @pytest.mark.shipped

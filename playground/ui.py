@@ -24,7 +24,7 @@ import streamlit as st
 
 from agents.bundle import Bundle
 from agents.bundle.manifest import Check
-from agents.bundle.match import MatchBundle, MatchEvaluation, Points, is_match_bundle
+from agents.bundle.match import Gate, MatchBundle, MatchEvaluation, Points, is_match_bundle
 from agents.common.settings import models_dir
 from agents.hub import registry
 from agents.media.watch import Trajectory, cached_trajectory, first_frame, fresh_episode, replay_video
@@ -553,6 +553,39 @@ def match_curves(path: str) -> tuple[str, str, pd.DataFrame] | None:
         return None
     frame = pd.DataFrame(curve.rows).apply(pd.to_numeric, errors="coerce")
     return curve.file, curve.what, frame.assign(seed=str(b.manifest.trained().seed))
+
+
+def gate_chart(gates: list[Gate]) -> alt.LayerChart:
+    """A self-play run's gates: each gate's score against the pool over the steps, coloured by whether the
+    learner joined the pool, and the threshold it had to reach (dashed)."""
+    data = pd.DataFrame(
+        [
+            {
+                "timesteps": g.timesteps,
+                "score": g.score,
+                "threshold": g.threshold,
+                "gate": "joined the pool" if g.passed else "did not join",
+                "pool": g.pool,
+            }
+            for g in gates
+        ]
+    )
+    points = (
+        alt.Chart(data)
+        .mark_circle(size=30, opacity=0.8)
+        .encode(
+            x=alt.X("timesteps:Q", title="timesteps"),
+            y=alt.Y("score:Q", title="score against the pool", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color(
+                "gate:N",
+                title=None,
+                scale=alt.Scale(domain=["joined the pool", "did not join"], range=["#2e7d32", "#c62828"]),
+            ),
+            tooltip=["timesteps:Q", "score:Q", "pool:Q", "gate:N"],
+        )
+    )
+    threshold = alt.Chart(data).mark_line(strokeDash=[4, 4], color="grey").encode(x="timesteps:Q", y="threshold:Q")
+    return alt.layer(points, threshold).properties(title="Gates", height=220)
 
 
 def match_chart_note(metric: Metric) -> str:

@@ -331,6 +331,20 @@ class TrainingCurve:
     rows: list[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class Gate:
+    """One gate of a self-play run: the learner (its best move) at ``timesteps`` against its opponent pool, seats
+    alternating; it joined the pool as a snapshot when its score (wins + draws / 2, per game) reached ``threshold``."""
+
+    timesteps: int
+    games: int
+    score: float
+    threshold: float
+    passed: bool
+    pool: int
+    """the pool's members it played"""
+
+
 def _line(value: Any, limit: int = 500) -> str | None:
     return str(value) if short_text(value, limit) else None
 
@@ -755,6 +769,33 @@ class MatchBundle:
                 if not isinstance(g, dict):
                     raise BundleError(f"{rel} line {i + 1} is not a JSON object")
                 out.append(g)
+        return out
+
+    def pool_gates(self) -> list[Gate] | None:
+        """The self-play run's gates (``evidence/gates.jsonl``), each checked, or None when the bundle carries
+        none (two-player Pong)."""
+        if "evidence/gates.jsonl" not in self.manifest.files:
+            return None
+        out = []
+        for i, g in enumerate(self.gates()):
+            values: list[Any] = [
+                g.get(k) for k in ("timesteps", "games", "score", "threshold", "passed", "pool_before")
+            ]
+            steps, games, score, threshold, passed, pool = values
+            if not (
+                is_int(steps)
+                and is_int(games)
+                and games > 0
+                and is_number(score)
+                and is_number(threshold)
+                and isinstance(passed, bool)
+                and isinstance(pool, list)
+            ):
+                raise BundleError(
+                    f"evidence/gates.jsonl, gate {i + 1}: needs timesteps, games, score, threshold, passed and "
+                    "pool_before"
+                )
+            out.append(Gate(steps, games, float(score), float(threshold), passed, len(pool)))
         return out
 
     def replay_names(self) -> list[str]:

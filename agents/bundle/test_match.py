@@ -358,3 +358,17 @@ def test_a_bundle_without_its_curve_says_so_and_a_malformed_one_is_one_line(copy
     (copy / MATCH_MANIFEST).write_text(json.dumps(manifest))
     (copy / "evidence" / "diagnostics.csv").unlink()
     assert MatchBundle.open(copy).curves() is None
+
+
+def test_the_pool_s_gates_are_gates_jsonl_s_and_a_malformed_gate_is_one_line(copy):
+    b = MatchBundle.open(copy)
+    lines = [json.loads(line) for line in (copy / "evidence" / "gates.jsonl").read_text().splitlines() if line]
+    gates = b.pool_gates()
+    assert [(g.timesteps, g.score, g.threshold, g.passed, g.pool) for g in gates] == [
+        (d["timesteps"], d["score"], d["threshold"], d["passed"], len(d["pool_before"])) for d in lines
+    ]
+    lines[1]["passed"] = "yes"
+    (copy / "evidence" / "gates.jsonl").write_text("\n".join(json.dumps(d) for d in lines) + "\n")
+    rehash(copy, "evidence/gates.jsonl")
+    with pytest.raises(BundleError, match="gates.jsonl, gate 2: needs timesteps"):
+        MatchBundle.open(copy).pool_gates()

@@ -326,6 +326,7 @@ def test_the_shipped_bundle_s_points_curve_and_replays_as_the_evidence_page_read
     assert curve.file == f"evidence/source/training-seed{t.seed}.csv" and "single-player ALE/Pong-v5" in curve.what
     assert curve.rows[-1]["timesteps"] == t.timesteps
     assert b.regenerate() == [b.manifest.commands["bundle"], b.manifest.commands["verify"]]
+    assert b.pool_gates() is None  # no self-play run: no gates
     for r in b.replays():
         data = json.loads((folder / "replays" / f"{r.name}.json").read_text())
         assert r.score == f"{data['score']['agent']}-{data['score']['opponent']}"

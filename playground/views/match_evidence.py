@@ -65,6 +65,18 @@ def draw(spec: GameSpec) -> None:
                         st.altair_chart(ui.metric_chart(metric, curves, "seed"), width="stretch")
                         st.caption(ui.match_chart_note(metric))
 
+    with ui.agent_errors(WHO, "gates"):
+        gates = b.pool_gates()
+        if gates:  # a self-play run's (Connect Four's); two-player Pong's bundle has none
+            st.altair_chart(ui.gate_chart(gates), width="stretch")
+            st.caption(
+                f"The self-play run's {len(gates)} gates (`evidence/gates.jsonl`): at each, the learner (its best "
+                f"move) played {gates[-1].games} games against its opponent pool (the members in turn, seats "
+                "alternating) and joined the pool as a snapshot when its score (wins + draws / 2, per game) reached "
+                f"the dashed threshold; {sum(g.passed for g in gates)} joined. In the pool a snapshot samples its "
+                "moves (for variety), where the learner at a gate plays its best move."
+            )
+
     with ui.agent_errors(WHO, "replays"):
         st.header("Replays")
         st.dataframe(ui.match_replay_table(b), hide_index=True, height="content")
