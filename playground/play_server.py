@@ -27,8 +27,11 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from agents.bundle import Bundle
+from agents.bundle.bundle import WEIGHTS
+from agents.bundle.match import MatchBundle, is_match_bundle
 from agents.common import settings
 from agents.common.errors import BundleError
+from agents.common.settings import models_dir
 from agents.play.match import Match
 from agents.play.pong_duel import MAX_FRAMES, PongDuelMatch
 from agents.policy.network import LoadedPolicy
@@ -132,6 +135,17 @@ class PolicyCache:
             return None
         return self._load(bundle)
 
+    def duel(self, game: str) -> tuple[DuelAgent, LoadedPolicy] | None:
+        """The agent a duel of ``game`` plays (:func:`duel_agent`) and its policy, or None when there is none;
+        raises PlaygroundError for a broken bundle."""
+        found = duel_agent(game)
+        if found is None:
+            return None
+        if isinstance(found.bundle, Bundle):
+            return found, self._load(found.bundle)
+        match_bundle = found.bundle
+        return found, self._cached(match_bundle.path, match_bundle.policy_id, match_bundle.agent)
+
     def registered(self, path: Path, slug: str) -> LoadedPolicy:
         """A registered agent's policy (``agents.hub.registry``): its folder opened like a shipped bundle, and
         refused (BundleError) unless it is an agent of ``slug``."""
@@ -141,13 +155,16 @@ class PolicyCache:
         return self._load(bundle)
 
     def _load(self, bundle: Bundle) -> LoadedPolicy:
+        return self._cached(bundle.path, bundle.policy_id, bundle.policy)
+
+    def _cached(self, path: Path, policy_id: str, load: Callable[[], LoadedPolicy]) -> LoadedPolicy:
         with self._lock:  # one load per bundle even when several sockets start it at once
-            cached = self._entries.get(bundle.path)
-            if cached is None or cached[0] != bundle.policy_id:
+            cached = self._entries.get(path)
+            if cached is None or cached[0] != policy_id:
                 import torch
 
                 torch.set_num_threads(1)  # many small forward passes from many sockets: one thread each
-                cached = self._entries[bundle.path] = (bundle.policy_id, bundle.policy())
+                cached = self._entries[path] = (policy_id, load())
             return cached[1]
 
 
@@ -162,8 +179,47 @@ class PlayServer:
         self.results = RateWindow(limits.max_games * limits.results_per_minute)
 
 
-DUEL_AGENTS = {"pong-duel": "pong"}
-"""whose shipped agent plays each duel game: the single-player Pong agent, unchanged, on the right paddle"""
+DUEL_FALLBACK = {"pong-duel": "pong"}
+"""the single-player game whose shipped agent plays a duel when ``models/<duel game>`` is not a two-player bundle"""
+
+
+@dataclass(frozen=True)
+class DuelAgent:
+    """The shipped agent a duel game plays: the game's two-player bundle (``models/pong-duel``), or, when that
+    folder is not one, the single-player bundle of :data:`DUEL_FALLBACK`."""
+
+    game: str
+    bundle: MatchBundle | Bundle
+    sha256: str
+    """its weights' (policy.safetensors) sha256, as its manifest lists them and ``open`` checked"""
+
+    @property
+    def name(self) -> str:
+        """The name its rating and record against people are kept under: new weights start their own."""
+        return f"{self.game}@{self.sha256[:12]}"
+
+    @property
+    def source(self) -> str:
+        """Which bundle plays, as the page and the log say it: ``models/pong-duel`` or ``models/pong``."""
+        return f"models/{self.bundle.path.name}"
+
+
+def duel_agent(game: str) -> DuelAgent | None:
+    """The agent a duel of ``game`` plays, its bundle opened and its files checked (a few ms; nothing loaded):
+    the two-player bundle ``models_dir()/<game>``, else the fallback's single-player one, else None.
+    Raises PlaygroundError (one line) when the bundle is broken: a broken two-player bundle never falls back."""
+    if is_match_bundle(models_dir() / game):
+        match_bundle = MatchBundle.shipped(game)
+        assert match_bundle is not None
+        return DuelAgent(game, match_bundle, match_bundle.policy_sha256)
+    bundle = Bundle.shipped(DUEL_FALLBACK[game])
+    if bundle is None:
+        return None
+    if WEIGHTS not in bundle.manifest.files:
+        raise BundleError(f"{bundle.path}'s manifest lists no {WEIGHTS}")
+    return DuelAgent(game, bundle, bundle.manifest.files[WEIGHTS])
+
+
 DUEL_MAX_FRAMES = MAX_FRAMES
 """a duel longer than this (about 28 minutes at 60 frames/s) ends where it stands"""
 MIN_RATED_FPS = 50.0
@@ -191,6 +247,8 @@ class Session:
         self.recorded = 0
         self.agent: str | None = None
         """the registered agent this game plays (its results are not recorded); None: the shipped one"""
+        self.duel_agent: DuelAgent | None = None
+        """the shipped agent this duel plays (its rating's name and weights), when it is a duel of the shipped one"""
         self.recent = RateWindow(server.limits.results_per_minute)
 
     def handle(self, text: str | None) -> list[dict[str, Any]]:
@@ -214,11 +272,14 @@ class Session:
 
     def start(self, msg: Start) -> dict[str, Any]:
         spec = protocol.game_spec(msg.game)
-        agent_slug = DUEL_AGENTS.get(spec.slug, spec.slug)
+        agent_slug = DUEL_FALLBACK.get(spec.slug, spec.slug)
         policy = None
+        shipped: DuelAgent | None = None
         agent = msg.agent if msg.mode != "solo" else None
         if agent is not None:
             policy = self._registered(agent, agent_slug)
+        elif msg.mode == protocol.DUEL:
+            shipped, policy = self._duel(spec.slug, spec.name)
         elif msg.mode != "solo":
             try:
                 policy = self.server.policies.get(agent_slug)
@@ -237,9 +298,23 @@ class Session:
             raise ProtocolError("game_unavailable", str(exc)) from None
         self.close()
         self.match, self.expected_seq, self.ended, self.player = match, 1, False, msg.player
-        self.agent = agent
+        self.agent, self.duel_agent = agent, shipped
         self._wait()
         return protocol.ready(spec, msg.mode, msg.seed, match.state(), match.frames())
+
+    def _duel(self, game: str, name: str) -> tuple[DuelAgent, LoadedPolicy]:
+        """The shipped agent of the duel ``game`` and its policy; ProtocolError ``no_agent`` in one line when
+        there is none or its bundle cannot be used (any exception from its files is the bundle's)."""
+        try:
+            found = self.server.policies.duel(game)
+        except Exception as exc:
+            if not isinstance(exc, PlaygroundError):
+                log.warning("the %s agent cannot be used", game, exc_info=True)
+            first = next(iter(str(exc).strip().splitlines()), type(exc).__name__)
+            raise ProtocolError("no_agent", f"the {name} agent cannot be used: {first}") from None
+        if found is None:
+            raise ProtocolError("no_agent", f"{name} has no trained agent yet")
+        return found
 
     def _registered(self, agent: str, slug: str) -> LoadedPolicy:
         """The policy of the registered agent ``agent`` of game ``slug``; ProtocolError when it is not one or
@@ -347,7 +422,8 @@ class Session:
         if refused:
             return protocol.end(public, None, winner, refused)
         try:
-            recorded = record_duel(result, self.player, DUEL_AGENTS[match.spec.slug], winner)
+            assert self.duel_agent is not None
+            recorded = record_duel(result, self.player, self.duel_agent, winner)
         except PlaygroundError as exc:  # the database: one line for the player, the details in the log
             log.warning("a finished duel could not be rated: %s", exc)
             recorded = None
@@ -407,17 +483,24 @@ def agent_board(game: str, agent: str) -> dict[str, Any] | None:
     }
 
 
-def record_duel(result: dict[str, Any], player: str, agent: str, winner: str) -> dict[str, Any] | None:
-    """Rate a finished human-vs-agent duel; the match's id and the agent's board after it (None: no store)."""
+def record_duel(result: dict[str, Any], player: str, agent: DuelAgent, winner: str) -> dict[str, Any] | None:
+    """Rate a finished human-vs-agent duel under the agent's name (its weights'); the match's id and the agent's
+    board after it (None: no store). The detail names the weights, so a replay is re-simulated only with them."""
     store = rating_store()
     if store is None:
         return None
     outcome = {"human": "win", "agent": "loss", "draw": "draw"}[winner]  # the person's point of view
     score = f"{result['score']['human']}-{result['score']['agent']}"
     seat = 1  # the person's seat: second_0, the left paddle (seats[1] of the catalog's pong-duel)
-    detail = {**result["detail"], "fps": result["fps"], "seats": {"human": "second_0", "agent": "first_0"}}
-    record = store.record_match(result["game"], agent, player, seat, outcome, result["seed"], detail, score=score)
-    return {"match_id": record.id, "board": agent_board(result["game"], agent)}
+    detail = {
+        **result["detail"],
+        "fps": result["fps"],
+        "seats": {"human": "second_0", "agent": "first_0"},
+        "agent": {"name": agent.name, "sha256": agent.sha256, "bundle": agent.source},
+    }
+    name = agent.name
+    record = store.record_match(result["game"], name, player, seat, outcome, result["seed"], detail, score=score)
+    return {"match_id": record.id, "board": agent_board(result["game"], name)}
 
 
 class Stalled(Exception):

@@ -494,6 +494,30 @@ def test_pong_duel_card_and_play_page_show_the_verified_bundle_s_results():
     assert list(table["wins / draws / losses"]) == [f"{r.wins} / {r.draws} / {r.losses}" for r in ev.rows]
 
 
+@pytest.mark.slow
+def test_the_play_page_s_duel_shows_the_evidence_and_board_of_the_weights_it_plays(tmp_path, monkeypatch):
+    """models/pong-duel holds other weights than models/pong (as a fine-tuned agent will): the page still shows
+    that bundle's evaluation, names its weights, and shows the board of the name they are rated under."""
+    from agents.bundle.match import MatchBundle
+    from agents.bundle.match_pong_card import headline
+    from playground.test_play_server import build_other_weights
+
+    models = build_other_weights(tmp_path)
+    monkeypatch.setenv("PLAYGROUND_MODELS", str(models))
+    bundle = MatchBundle.open(models / "pong-duel")
+    at = run("play", "pong")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (label,) = [e.label for e in at.expander if e.label.startswith("How good is it?")]
+    assert label == f"How good is it? {headline(bundle.evaluation()).replace('**', '')}"
+    (table,) = [d.value for d in at.dataframe if "left paddle" in d.value.columns]
+    assert list(table["wins / draws / losses"]) == [
+        f"{r.wins} / {r.draws} / {r.losses}" for r in bundle.evaluation().rows
+    ]
+    name = f"pong-duel@{bundle.policy_sha256[:12]}"
+    assert f"`models/pong-duel`'s (weights `{bundle.policy_sha256[:12]}`), rated as `{name}`" in text(at)
+    assert "Nobody has finished a game against this agent yet" in text(at)
+
+
 def test_a_tampered_two_player_bundle_is_one_error_on_its_card(tmp_path, monkeypatch):
     models = tmp_path / "models"
     shutil.copytree(models_dir(), models)

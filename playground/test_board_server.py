@@ -406,6 +406,10 @@ def test_a_recorded_pong_duel_re_simulates_from_its_seed_and_the_persons_actions
     detail = {**result.as_dict(), "fps": 60.0}  # as the play server records a duel
     forged = MatchRecord(1, "pong-duel", "pong", "ada", 1, "loss", "0-0", 5, {**detail, "agent_actions": "0*30"}, 0.0)
     assert not board_server.resimulate_pong(forged).ok
+    # a match the server recorded with other weights (its detail names them) is not re-derived with these
+    other = {**detail, "agent": {"name": "pong-duel@0123456789ab", "sha256": "0" * 64, "bundle": "models/pong-duel"}}
+    check = board_server.resimulate_pong(MatchRecord(2, "pong-duel", "x", "ada", 1, "loss", "0-0", 5, other, 0.0))
+    assert not check.ok and "is not the one shipped now" in check.summary and not check.frames
     # the Watch page: the recorded match re-simulated, checked and shown as a video
     match = app_env.record_match("pong-duel", "pong", "ada", 1, "loss", 5, detail, score="0-0")
     at = app("watch", match=str(match.id))

@@ -635,12 +635,15 @@ def test_a_finished_duel_is_rated_from_the_servers_moves_and_its_record_replays(
     session.player = "ada <b>"
     match = finished_duel(seed=8)
     session.match, session.running_seconds = match, match.duel.frame / 60
+    session.duel_agent = play_server.duel_agent("pong-duel")  # as start() sets it
     end = session._end(match)
     assert end["winner"] == "human" and end["result"]["score"] == {"human": 21, "agent": 0}
     assert end["result_id"] is not None and "note" not in end
     assert end["rating"]["record"] == {"wins": 0, "draws": 0, "losses": 1}  # the agent's record vs people
     record = RatingStore(get_database()).match(end["result_id"])
-    assert record.game == "pong-duel" and record.agent == "pong" and record.outcome == "win" and record.seed == 8
+    assert record.game == "pong-duel" and record.outcome == "win" and record.seed == 8
+    assert record.agent == session.duel_agent.name == f"pong-duel@{session.duel_agent.sha256[:12]}"
+    assert record.detail["agent"]["sha256"] == session.duel_agent.sha256
     assert record.player == "ada <b>" and record.score == "21-0" and record.seat == 1
     again = replay(Still(), record.seed, unrle(record.detail["person_actions"]))
     assert again.result().agent_actions == record.detail["agent_actions"]
@@ -697,3 +700,120 @@ def test_an_unknown_or_broken_agent_gets_a_coded_error_and_no_game(client, tmp_p
             assert agent in reply["message"]
         assert step(ws, 1)["code"] == "not_started"  # nothing was started
         assert start(ws, "pendulum")["type"] == "ready"  # the shipped agent still plays
+
+
+# --- which agent the duel plays: the two-player bundle models/pong-duel ------------------------------------------
+
+
+def build_other_weights(root):
+    """A models folder under ``root`` with models/pong and a pong-duel bundle of other weights (models/pong's with
+    the action head negated, re-sealed), built as ``playground bundle pong-duel SOURCE --max-frames 120`` does."""
+    from safetensors.numpy import load_file, save_file
+
+    from agents.bundle.match_pong_build import PongDuelBundleOptions, build_pong_duel_bundle
+    from agents.common.files import sha256_file
+
+    source = root / "source" / "pong"
+    shutil.copytree(models_dir() / "pong", source)
+    weights = load_file(source / "policy.safetensors")
+    weights["action_net.weight"] = -weights["action_net.weight"]
+    save_file(weights, source / "policy.safetensors", metadata={"format": "pt"})
+    manifest = json.loads((source / "evidence/manifest.json").read_text())
+    manifest["files"]["policy.safetensors"] = sha256_file(source / "policy.safetensors")
+    (source / "evidence/manifest.json").write_text(json.dumps(manifest))
+    shutil.copytree(models_dir() / "pong", root / "models" / "pong")
+    options = PongDuelBundleOptions(source, out=root / "models" / "pong-duel", games=1, replays=1, max_frames=120)
+    build_pong_duel_bundle(options)
+    return root / "models"
+
+
+@pytest.fixture(scope="module")
+def other_weights(tmp_path_factory):
+    return build_other_weights(tmp_path_factory.mktemp("duel-models"))
+
+
+@pytest.fixture
+def duel_models(other_weights, tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    shutil.copytree(other_weights, models)
+    monkeypatch.setenv("PLAYGROUND_MODELS", str(models))
+    return models
+
+
+def play_duel(server, seed: int, frames: int):
+    """A duel started and played through the session's messages (the person holds ArrowUp on every 3rd frame)."""
+    from playground.play_server import Session
+
+    session = Session(server)
+    ready = session.handle(json.dumps({"type": "start", "game": "pong-duel", "seed": seed, "player": "ada"}))[0]
+    assert ready["type"] == "ready", ready
+    assert session.handle('{"type": "go"}') == [{"type": "running"}]
+    for seq in range(1, frames + 1):
+        keys = ["ArrowUp"] if seq % 3 == 0 else []
+        (frame,) = session.handle(json.dumps({"type": "step", "seq": seq, "keys": keys}))
+        assert frame["type"] == "frame", frame
+    return session
+
+
+@pytest.mark.slow
+def test_the_duel_plays_the_two_player_bundle_s_weights_and_rates_them_under_their_own_name(duel_models, served):
+    from agents.bundle.match import MatchBundle
+    from agents.play.pong_duel import replay, unrle
+    from playground.play_server import record_duel
+    from playground.store.db import get_database
+    from playground.store.ratings import RatingStore
+
+    _, server = served
+    bundle = MatchBundle.open(duel_models / "pong-duel")
+    single = Bundle.open(duel_models / "pong")
+    assert bundle.policy_sha256 != single.manifest.files["policy.safetensors"]
+    session = play_duel(server, seed=6, frames=240)
+    agent = session.duel_agent
+    assert agent is not None and agent.source == "models/pong-duel" and agent.sha256 == bundle.policy_sha256
+    assert agent.name == f"pong-duel@{bundle.policy_sha256[:12]}"
+    assert set(server.policies._entries) == {bundle.path}  # cached by the bundle's folder, not models/pong's
+    detail = session.match.result()["detail"]
+    person = unrle(detail["person_actions"])
+    assert replay(bundle.agent(), 6, person).result().agent_actions == detail["agent_actions"]
+    assert replay(single.policy(), 6, person).result().agent_actions != detail["agent_actions"]
+    session.close()
+
+    # a rated match is kept under the weights' name; the old agent's record is not inherited
+    match = finished_duel(seed=8)
+    result = {**match.result(), "fps": 60.0}
+    recorded = record_duel(result, "ada", agent, match.winner())
+    match.close()
+    store = RatingStore(get_database())
+    assert store.match(recorded["match_id"]).agent == agent.name and recorded["board"]["agent"] == agent.name
+    old = f"pong-duel@{single.manifest.files['policy.safetensors'][:12]}"
+    assert store.board("pong-duel", old).agent is None and store.board("pong-duel", agent.name).agent is not None
+
+
+def test_without_a_two_player_bundle_the_duel_falls_back_to_models_pong(duel_models, served):
+    shutil.rmtree(duel_models / "pong-duel")
+    _, server = served
+    session = play_duel(server, seed=1, frames=4)
+    single = Bundle.open(duel_models / "pong")
+    assert session.duel_agent.source == "models/pong"
+    assert session.duel_agent.name == f"pong-duel@{single.manifest.files['policy.safetensors'][:12]}"
+    session.close()
+
+
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        (lambda m: (m / "pong-duel" / "policy.safetensors").write_bytes(b"not weights"), "policy.safetensors"),
+        (
+            lambda m: (m / "pong-duel" / "manifest.json").write_text('{"format": "ppo-playground/match-bundle@1"'),
+            "not valid JSON",
+        ),
+    ],
+)
+def test_a_broken_two_player_bundle_is_one_coded_error_and_never_falls_back(duel_models, client, damage, expected):
+    damage(duel_models)
+    with client.websocket_connect(PATH) as ws:
+        ws.send_text(json.dumps({"type": "start", "game": "pong-duel", "seed": 1}))
+        reply = ws.receive_json()
+        assert reply["type"] == "error" and reply["code"] == "no_agent" and "\n" not in reply["message"], reply
+        assert " agent cannot be used: " in reply["message"] and expected in reply["message"]
+        assert step(ws, 1)["code"] == "not_started"

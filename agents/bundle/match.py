@@ -26,6 +26,7 @@ layout (``docs/bundle.md``; Pong's differs in its policy files and evidence)::
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -698,6 +699,28 @@ class MatchBundle:
         if self._agent is None:
             self._agent = self.game.load_agent({rel: self._file(rel) for rel in self.game.policy_files})
         return self._agent
+
+    @property
+    def policy_sha256(self) -> str:
+        """The weights' sha256 as the manifest lists it (``open`` with ``check`` has compared it with the file):
+        what ``evaluation.json``'s ``policy_sha256`` names and what a rating is keyed by."""
+        return self._listed_policy()[-1]
+
+    @property
+    def policy_id(self) -> str:
+        """A cache key that changes whenever the policy does: the sha256 of every policy file's listed sha256
+        (the weights' first, as ``Bundle.policy_id``, so Pong's equals its source's: policy.json holds the
+        normaliser, and the same weights with other statistics act otherwise)."""
+        *others, weights = self._listed_policy()
+        return hashlib.sha256(" ".join([weights, *others]).encode()).hexdigest()
+
+    def _listed_policy(self) -> list[str]:
+        missing = [rel for rel in self.game.policy_files if rel not in self.manifest.files]
+        if missing:
+            raise BundleError(
+                f"{self.path}'s manifest lists no {', '.join(missing)}: it holds no {self.spec.slug} agent"
+            )
+        return [self.manifest.files[rel] for rel in self.game.policy_files]
 
     def card(self) -> str:
         return read_text(self._file(CARD), "the card (README.md)", BundleError)

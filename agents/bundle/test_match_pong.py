@@ -331,3 +331,23 @@ def test_the_shipped_bundle_s_points_curve_and_replays_as_the_evidence_page_read
         data = json.loads((folder / "replays" / f"{r.name}.json").read_text())
         assert r.score == f"{data['score']['agent']}-{data['score']['opponent']}"
         assert r.length == f"{data['frames']:,} frames"
+
+
+def test_the_policy_digests_are_the_weights_the_evaluation_and_the_source_name(built):
+    """What the play server keys its cache and the duel's rating by: the listed weights' sha256 (the file's, the
+    evaluation's) and the policy's digest as the single-player source's ``Bundle.policy_id`` names it."""
+    from agents.bundle import Bundle
+
+    b = MatchBundle.open(built)
+    assert b.policy_sha256 == b.weights_sha256() == b.evaluation().policy_sha256
+    assert b.policy_id == policy_id(built) == Bundle.open(PONG).policy_id
+
+
+def test_a_manifest_without_the_policy_files_has_no_digest(copy):
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["files"].pop("policy.json")
+    manifest["policy"]["files"] = ["policy.safetensors"]  # the manifest's own check passes; the game's does not
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    b = MatchBundle.open(copy, check=False)
+    with pytest.raises(BundleError, match="lists no policy.json"):
+        _ = b.policy_id

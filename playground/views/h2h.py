@@ -6,7 +6,7 @@ Not a page of its own: the Head to head page (``views/duel.py``) and the Play pa
 only through ``ui.literal`` and are otherwise shown as table cells (plain text).
 
 >>> from playground.views import h2h
->>> h2h.show_board("pong-duel", "pong")  # the agent named "pong" in the game "pong-duel"
+>>> h2h.show_board("pong-duel", "pong-duel@8664489f9cd6")  # the agent of those weights in "pong-duel"
 >>> h2h.show_board("connect-four")  # the game's most-played agent
 """
 

@@ -156,8 +156,9 @@ else:
 
 
 def _duel_evidence(weights_sha256: str) -> None:
-    """The two-player Pong bundle's evaluation against the scripted left paddles, when it is of the weights this
-    page plays (models/pong's) and its files check out; nothing otherwise."""
+    """The two-player Pong bundle's evaluation against the scripted left paddles, when it is of the weights the
+    duel plays (``play_server.duel_agent``: models/pong-duel's, else models/pong's) and its files check out;
+    nothing otherwise."""
     from agents.bundle.match import MatchBundle, is_match_bundle
     from agents.bundle.match_pong_card import headline
 
@@ -190,12 +191,22 @@ def _duel_evidence(weights_sha256: str) -> None:
 
 finished = getattr(result, "finished", None)
 if duel:
+    from playground.play_server import duel_agent
     from playground.views import h2h
 
-    if b is not None and agent is None:  # the bundled agent plays: its evidence against the bots, if bundled
-        _duel_evidence(b.manifest.files.get("policy.safetensors", ""))
-
-    h2h.show_board(DUELS[spec.slug], spec.slug, title="The agent against people: two-player Pong")
+    try:
+        shipped = duel_agent(DUELS[spec.slug])
+    except Exception as exc:  # the bundle's files: one line, as the play route says it when a duel starts
+        shipped = None
+        st.error(f"The two-player Pong agent cannot be used: {ui.literal(ui.one_line(exc))}")
+    if shipped is not None and agent is None:  # the shipped agent plays: its evidence against the bots, if bundled
+        st.caption(
+            f"The agent on the right paddle is `{shipped.source}`'s (weights `{shipped.sha256[:12]}`), rated as "
+            f"`{shipped.name}`."
+        )
+        _duel_evidence(shipped.sha256)
+    if shipped is not None:
+        h2h.show_board(DUELS[spec.slug], shipped.name, title="The agent against people: two-player Pong")
     st.caption(
         "Kept apart from the agent's evidence against scripted paddles. A match is rated only from the moves the "
         "server applied, when it reached 21 at the game's speed; its replay is on the Watch page."
