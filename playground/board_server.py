@@ -539,30 +539,47 @@ def resimulate(match: Any, agents: AgentCache | None = None) -> ReplayCheck:
     return ReplayCheck(True, line + f" The agent (same weights) plays each of its {n} moves again.")
 
 
+LEGACY_PONG_DUEL_AGENT = "pong"
+"""the name two-player Pong's matches were rated under before the name followed the weights (models/pong's agent)"""
+
+
 def resimulate_pong(match: Any, frame_every: int = 0) -> ReplayCheck:
     """Replay a recorded two-player Pong match from its seed and the person's action on every frame with the
     agent the duel plays now (``play_server.duel_agent``; ``agents.play.pong_duel.PongDuel``, the loop of its
     ``replay``): the agent's actions and the score must come out the same. A match recorded with other weights
-    (its detail's ``agent.sha256``) is not re-derived. ``frame_every`` > 0 also keeps every so many frames as
+    (its detail's ``agent.sha256``) is not re-derived; one rated as ``pong`` before names followed the weights is
+    re-simulated with models/pong's agent, which played them all. ``frame_every`` > 0 also keeps every so many frames as
     JPEG, for a video. Exceptions from a malformed record or a broken bundle propagate (the page shows them in
     one line)."""
-    from agents.media.watch import jpeg_frame
-    from agents.play.pong_duel import MAX_FRAMES, PongDuel, unrle
-    from envs.catalog import TWO_PLAYER_GAMES
     from playground.play_server import PolicyCache
 
     detail = match.detail
-    found = PolicyCache().duel("pong-duel")
+    cache = PolicyCache()
+    if match.agent == LEGACY_PONG_DUEL_AGENT and "agent" not in detail:
+        policy = cache.get("pong")  # rated before agents were named by their weights: models/pong played them all
+        if policy is None:
+            return ReplayCheck(False, "No Pong agent is shipped here, so the match cannot be re-simulated.")
+        return _resimulate_pong(match, policy, frame_every)
+    found = cache.duel("pong-duel")
     if found is None:
         return ReplayCheck(False, "No Pong agent is shipped here, so the match cannot be re-simulated.")
     current, policy = found
     recorded = detail.get("agent") if isinstance(detail.get("agent"), dict) else {}
-    if recorded.get("sha256", current.sha256) != current.sha256:  # matches from before the name: models/pong's
+    if recorded.get("sha256") != current.sha256:
         return ReplayCheck(
             False,
             f"The agent that played ({str(recorded.get('name'))[:40]}) is not the one shipped now "
             f"({current.name}, {current.source}): its actions cannot be re-derived, so the match is not re-simulated.",
         )
+    return _resimulate_pong(match, policy, frame_every)
+
+
+def _resimulate_pong(match: Any, policy: Any, frame_every: int) -> ReplayCheck:
+    from agents.media.watch import jpeg_frame
+    from agents.play.pong_duel import MAX_FRAMES, PongDuel, unrle
+    from envs.catalog import TWO_PLAYER_GAMES
+
+    detail = match.detail
     person = unrle(str(detail.get("person_actions", "")), MAX_FRAMES)
     spec = TWO_PLAYER_GAMES["pong-duel"]
     duel = PongDuel(policy, int(match.seed), frame_stack=spec.frame_stack)

@@ -817,3 +817,29 @@ def test_a_broken_two_player_bundle_is_one_coded_error_and_never_falls_back(duel
         assert reply["type"] == "error" and reply["code"] == "no_agent" and "\n" not in reply["message"], reply
         assert " agent cannot be used: " in reply["message"] and expected in reply["message"]
         assert step(ws, 1)["code"] == "not_started"
+
+
+@pytest.mark.slow
+def test_a_recorded_duel_re_simulates_only_with_the_weights_that_played_it(duel_models):
+    """A match models/pong played, rated as "pong" before names followed the weights, re-simulates with
+    models/pong's agent though models/pong-duel now holds other weights; named as those weights' match, the
+    same actions do not come out."""
+    from agents.bundle.match import MatchBundle
+    from agents.play.pong_duel import PongDuel
+    from playground import board_server
+    from playground.store.ratings import MatchRecord
+
+    duel = PongDuel(Bundle.open(duel_models / "pong").policy(), 5, frame_stack=4)
+    rng = np.random.default_rng(0)
+    for _ in range(120):
+        duel.step(int(rng.integers(6)))
+    detail = {**duel.result().as_dict(), "fps": 60.0}
+    duel.close()
+    legacy = MatchRecord(1, "pong-duel", "pong", "ada", 1, "loss", "0-0", 5, detail, 0.0)
+    check = board_server.resimulate_pong(legacy)
+    assert check.ok and "come out the same, frame for frame" in check.summary, check.summary
+    bundle = MatchBundle.open(duel_models / "pong-duel")
+    named = {**detail, "agent": {"name": "n", "sha256": bundle.policy_sha256, "bundle": "models/pong-duel"}}
+    name = f"pong-duel@{bundle.policy_sha256[:12]}"
+    check = board_server.resimulate_pong(MatchRecord(2, "pong-duel", name, "ada", 1, "loss", "0-0", 5, named, 0.0))
+    assert not check.ok and "The agent's actions differ" in check.summary, check.summary
